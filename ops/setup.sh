@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Set-up for a fresh machine; safe to re-run (each step skips work already done).
+# System packages (Redis, OpenBLAS) -> .venv with the project -> secrets -> .env link -> model.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+VENV=.venv
+APT_PACKAGES="redis-server libopenblas0-pthread unzip"
+
+say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
+
+install_system_packages() {
+  if [ "$(uname -s)" = "Darwin" ]; then
+    command -v brew >/dev/null || { echo "Install Homebrew (https://brew.sh), then re-run." >&2; exit 1; }
+    say "brew install redis"
+    brew list redis >/dev/null 2>&1 || brew install redis
+  elif command -v apt-get >/dev/null; then
+    local sudo=""
+    [ "$(id -u)" = 0 ] || sudo="sudo"
+    say "apt-get install $APT_PACKAGES"
+    # always ask apt: a binary lingering on this machine must not hide a missing install step
+    if ! DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $APT_PACKAGES >/dev/null 2>&1; then
+      $sudo apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $APT_PACKAGES >/dev/null
+    fi
+  else
+    echo "No apt-get or brew here: install redis-server (>= 6) and OpenBLAS yourself, then re-run." >&2
+    command -v redis-server >/dev/null || exit 1
+  fi
+}
+
+install_python_packages() {
+  [ -x "$VENV/bin/python" ] || { say "creating $VENV"; "$PYTHON" -m venv "$VENV"; }
+  local stamp="$VENV/.installed-$(cat pyproject.toml | sha256sum | cut -c1-16)"
+  if [ ! -f "$stamp" ]; then
+    say "installing Python dependencies into $VENV"
+    "$VENV/bin/python" -m pip install -q --upgrade pip setuptools wheel
+    "$VENV/bin/python" -m pip install -q -e '.[test]'
+    rm -f "$VENV"/.installed-* && touch "$stamp"
+  fi
+}
+
+make_secrets() {
+  if [ ! -f .secrets.env ]; then
+    say "generating .secrets.env (Redis password, internal token)"
+    umask 077
+    "$VENV/bin/python" - <<'PY' > .secrets.env
+import secrets
+print(f"REDIS_PASSWORD={secrets.token_urlsafe(24)}")
+print(f"INTERNAL_TOKEN={secrets.token_urlsafe(24)}")
+PY
+  fi
+  # plain `honcho start` reads .env; keep it the same file as honcho.env
+  [ -e .env ] || ln -s honcho.env .env
+}
+
+prepare_model() {
+  say "preparing the generation model (skipped when present)"
+  "$VENV/bin/python" -m ops.prepare_model
+}
+
+install_system_packages
+install_python_packages
+make_secrets
+prepare_model
+say "done: run 'make run' (or .venv/bin/honcho -e honcho.env start)"

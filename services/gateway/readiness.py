@@ -1,0 +1,22 @@
+"""Readiness of the other services, one /ready check each (the gateway runs them concurrently)."""
+
+from __future__ import annotations
+
+import httpx
+
+from shared.service import ReadyCheck
+from shared.settings import Settings
+
+
+def service_check(name: str, settings: Settings, timeout: float = 3.0) -> ReadyCheck:
+    url = settings.service_url(name)
+
+    async def check() -> tuple[bool, str]:
+        try:
+            async with httpx.AsyncClient(timeout=timeout) as client:
+                response = await client.get(f"{url}/ready")
+            return response.status_code == 200, f"{url}: HTTP {response.status_code}"
+        except httpx.HTTPError as error:
+            return False, f"{url}: {type(error).__name__} {error}".strip()
+
+    return check

@@ -1,0 +1,63 @@
+"""Domain errors. Each carries an HTTP status and a short code; apps render them as problem details.
+
+ServiceError
+ ├── BadRequest (400)          ├── NotFound (404)
+ ├── Unauthorized (401)        ├── Conflict (409)
+ ├── PayloadTooLarge (413)     ├── Busy (503, Retry-After)
+ └── UpstreamError (502)       └── NotReady (503)
+"""
+
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    status, code = 500, "internal"
+
+    def __init__(self, detail: str = "", retry_after: int | None = None) -> None:
+        super().__init__(detail or self.code)
+        self.detail = detail or self.code
+        self.retry_after = retry_after
+
+
+class BadRequest(ServiceError):
+    status, code = 400, "bad_request"
+
+
+class Unauthorized(ServiceError):
+    status, code = 401, "unauthorized"
+
+
+class NotFound(ServiceError):
+    status, code = 404, "not_found"
+
+
+class Conflict(ServiceError):
+    status, code = 409, "conflict"
+
+
+class PayloadTooLarge(ServiceError):
+    status, code = 413, "payload_too_large"
+
+
+class UpstreamError(ServiceError):
+    status, code = 502, "upstream_error"
+
+
+class Busy(ServiceError):
+    status, code = 503, "busy"
+
+
+class NotReady(ServiceError):
+    status, code = 503, "not_ready"
+
+
+BY_CODE: dict[str, type[ServiceError]] = {
+    cls.code: cls
+    for cls in (BadRequest, Unauthorized, NotFound, Conflict, PayloadTooLarge, UpstreamError, Busy, NotReady)
+}
+
+
+def problem(status: int, title: str, detail: str, code: str | None = None) -> dict[str, object]:
+    """An RFC 9457 problem document."""
+    return {"type": f"urn:mde:{code or title.lower().replace(' ', '_')}", "title": title,
+            "status": status, "detail": detail}

