@@ -95,5 +95,26 @@ def clean(dry_run: bool = typer.Option(False, "--dry-run", help="only list what 
     console.print(f"removed {len(paths)} paths")
 
 
+# Each service adds its own commands (`mde crawl`, `mde index`, ...) with `register(app)` in its
+# cli.py, so pipeline stages live beside the code they run.
+COMMAND_MODULES = ("services.crawler.cli", "services.indexer.cli", "services.retrieval.cli",
+                   "services.generation.cli", "services.trainer.cli", "services.gateway.cli")
+
+
+def _register_service_commands() -> None:
+    import importlib
+
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as error:
+            if error.name == name:
+                continue
+            raise
+        module.register(app)
+
+
+_register_service_commands()
+
 if __name__ == "__main__":
     app()
