@@ -63,3 +63,70 @@ class GenerateDone(BaseModel):
     timings: Timings
     weights: WeightsInfo
     refused: bool = False
+
+
+# --- crawler: the page store as the indexer and UI see it (GET /pages, GET /pages/{id}) ---
+
+PageState = Literal["new", "changed", "unchanged", "deleted", "failed"]
+
+
+class PageInfo(BaseModel):
+    id: str  # hash of the normalised URL; also the raw HTML's file name
+    url: str  # normalised URL that was crawled
+    canonical_url: str | None = None  # <link rel="canonical">: the public URL shown in citations
+    final_url: str | None = None  # after redirects
+    status: int | None = None
+    title: str | None = None
+    state: PageState
+    content_hash: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    fetched_at: float | None = None
+    crawl_id: str | None = None
+    error: str | None = None
+
+
+class PageList(BaseModel):
+    total: int
+    items: list[PageInfo]
+
+
+# --- indexer/retrieval: chunks and search (POST /search, PUT /points) ---
+
+
+class Chunk(BaseModel):
+    id: str  # point id, derived from url + position so a re-run never duplicates
+    page_id: str
+    url: str  # canonical URL
+    title: str
+    heading_path: list[str]  # ["Page", "Section", "Subsection"]
+    anchor: str | None = None  # id of the nearest heading: links go to url#anchor
+    anchors: list[str] = []  # anchors of the whole heading path
+    position: int
+    text: str  # what users see
+    embed_text: str  # title + heading path + text: what is embedded
+    content_hash: str
+    page_hash: str
+
+
+class SearchRequest(BaseModel):
+    query: str = Field(min_length=1, max_length=2000)
+    top_k: int = Field(5, ge=1, le=50)
+    mode: Literal["dense", "sparse", "hybrid"] | None = None
+
+
+class SearchHit(BaseModel):
+    score: float
+    text: str
+    url: str
+    anchor: str | None = None
+    title: str
+    heading_path: list[str]
+    chunk_id: str | None = None
+
+
+class SearchResponse(BaseModel):
+    hits: list[SearchHit]
+    index_empty: bool = False
+    mode: str
+    took_ms: float

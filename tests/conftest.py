@@ -102,3 +102,64 @@ def stack_settings(make_settings: Callable[..., Settings], redis_server: RedisSe
                    redis_client: Redis) -> Settings:
     """Settings wired to the test Redis."""
     return make_settings(redis_port=redis_server.port, redis_password=redis_server.password)
+
+
+@dataclass
+class Docsite:
+    process: subprocess.Popen[str]
+    port: int
+    log: Path
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/en-us/defender-endpoint/"
+
+    @property
+    def domain(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def requests(self) -> list[dict]:
+        import json
+
+        if not self.log.exists():
+            return []
+        return [json.loads(line) for line in self.log.read_text().splitlines() if line.strip()]
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(10)
+
+
+def start_docsite(log: Path, *args: str) -> Docsite:
+    """Run ../shared/tools/docsite.py on a free port (extra args: --faults, --limit N, --root ...)."""
+    import sys
+
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, str(SHARED / "tools" / "docsite.py"), "--port", str(port), "--log", str(log),
+         *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    site = Docsite(process, port, log)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return site
+        except OSError:
+            time.sleep(0.05)
+    process.kill()
+    raise RuntimeError(f"docsite did not start on port {port}")
+
+
+@pytest.fixture
+def docsite(tmp_path: Path) -> Iterator[Callable[..., Docsite]]:
+    """Factory: `docsite("--limit", "20")` starts a docsite; all are stopped after the test."""
+    sites: list[Docsite] = []
+
+    def start(*args: str) -> Docsite:
+        site = start_docsite(tmp_path / f"docsite-{len(sites)}.log", *args)
+        sites.append(site)
+        return site
+
+    yield start
+    for site in sites:
+        site.stop()
