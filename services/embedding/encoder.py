@@ -31,7 +31,9 @@ class Encoder:
             raise FileNotFoundError(f"embedding model folder {self.path} does not exist")
         self.model = SentenceTransformer(self.path, device="cpu")
         self.batch_size = batch_size
-        self.dim = int(self.model.get_sentence_embedding_dimension() or 0)
+        dimension = getattr(self.model, "get_embedding_dimension", None) or \
+            self.model.get_sentence_embedding_dimension  # renamed in sentence-transformers 6
+        self.dim = int(dimension() or 0)
         self.name = Path(self.path).name
         self._lock = threading.Lock()
         log.info("embedding model %s loaded (%d dims)", self.path, self.dim)
