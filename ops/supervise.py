@@ -81,13 +81,15 @@ class Supervisor:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if "--" not in sys.argv:
+        sys.exit("usage: python -m ops.supervise NAME [--stop-delay S] -- CMD [ARGS...]")
+    split = sys.argv.index("--")
     parser = argparse.ArgumentParser(usage="python -m ops.supervise NAME [--stop-delay S] -- CMD ...")
     parser.add_argument("name")
     parser.add_argument("--stop-delay", type=float, default=0.0,
                         help="seconds to wait before passing a stop signal on")
-    parser.add_argument("command", nargs=argparse.REMAINDER)
-    args = parser.parse_args()
-    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    args = parser.parse_args(sys.argv[1:split])
+    command = sys.argv[split + 1:]
     if not command:
         parser.error("no command after --")
     sys.exit(Supervisor(args.name, command, args.stop_delay).run())

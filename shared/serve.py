@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 import uvicorn
 
@@ -17,8 +18,14 @@ def main() -> None:
     settings = get_settings()
     setup_logging(settings.log_level)
     if args.service == "generation":
+        from pathlib import Path
+
         from shared.mlx_runtime import use_fast_blas
 
+        base = Path(settings.model.base_id)
+        if base.is_absolute() and not (base / "config.json").exists():
+            sys.exit(f"mde generation: no model at {base}: run `make setup` to convert the default "
+                     "model, or set MODEL__BASE_ID to an mlx-lm model folder or id")
         use_fast_blas(settings.model.blas_library)  # before uvicorn imports the app (and mlx)
     uvicorn.run(
         f"services.{args.service}.app:create_app",

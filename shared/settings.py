@@ -41,6 +41,17 @@ class CrawlSettings(BaseModel):
     max_retries: int = Field(3, ge=0)
     revalidate_days: int = Field(7, ge=0)
     max_query_variants: int = Field(5, ge=1)
+    # query parameters dropped when normalising URLs (a trailing * matches a prefix)
+    strip_query_params: list[str] = ["view", "utm_*", "wt.mc_id", "ocid", "fbclid", "gclid",
+                                     "msclkid"]
+    retry_backoff_sec: float = Field(0.5, ge=0)  # first retry waits this, doubling per try
+    max_backoff_sec: float = Field(30.0, ge=0)
+    max_retry_after_sec: float = Field(120.0, ge=0)  # cap on a server's Retry-After
+    max_redirects: int = Field(10, ge=0)
+    max_sitemaps: int = Field(50, ge=0)  # child sitemaps read from sitemap indexes
+    max_sitemap_bytes: int = Field(50_000_000, ge=1024)
+    lock_ttl_sec: float = Field(60.0, gt=0)  # the crawl lock expires this long after a dead holder
+    job_timeout_sec: int = Field(6 * 3600, ge=60)
 
 
 class ProcessingSettings(BaseModel):
