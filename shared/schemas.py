@@ -91,6 +91,49 @@ class PageList(BaseModel):
     items: list[PageInfo]
 
 
+class PageOutcome(BaseModel):
+    """What one crawl made of a page (GET /pages/{id} history)."""
+
+    crawl_id: str
+    state: PageState
+    status: int | None = None
+    error: str | None = None
+    detail: str | None = None  # how it was decided: fetched, lastmod, not_modified, same_hash, ...
+    at: float
+
+
+class PageDetail(PageInfo):
+    history: list[PageOutcome] = []
+
+
+class CrawlInfo(BaseModel):
+    """One crawl run (GET /crawls/{id}); `counts` has one entry per PageState."""
+
+    id: str
+    status: Literal["running", "finished", "failed", "abandoned"]
+    full: bool = False
+    started_at: float
+    finished_at: float | None = None
+    duration_sec: float | None = None
+    counts: dict[str, int] = {}
+    details: dict[str, int] = {}  # how outcomes were decided: lastmod, not_modified, same_hash, ...
+    skipped: dict[str, int] = {}  # URLs never requested, by reason (robots, other_host, depth, ...)
+    requests: int = 0
+    complete: bool = False  # the frontier was exhausted (only then are unreached pages deleted)
+    message: str | None = None
+    errors: list[dict[str, str]] = []  # {"url", "error"} of failed pages
+
+
+class CrawlList(BaseModel):
+    total: int
+    items: list[CrawlInfo]
+
+
+class CrawlStarted(BaseModel):
+    job_id: str
+    crawl_id: str | None = None  # known once the job starts (it may resume an interrupted crawl)
+
+
 # --- indexer/retrieval: chunks and search (POST /search, PUT /points) ---
 
 
