@@ -73,8 +73,8 @@ class HostGate:
         async with self.slots:
             async with self.lock:  # starts are serialised, so the gap holds across all workers
                 start = max(time.monotonic(), self.next_start, self.not_before)
-                self.next_start = start + self.gap
                 await asyncio.sleep(max(0.0, start - time.monotonic()))
+                self.next_start = time.monotonic() + self.gap  # from the real start: sleeps run late
             yield
 
 
