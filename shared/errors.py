@@ -4,7 +4,8 @@ ServiceError
  ├── BadRequest (400)          ├── NotFound (404)
  ├── Unauthorized (401)        ├── Conflict (409)
  ├── PayloadTooLarge (413)     ├── Busy (503, Retry-After)
- └── UpstreamError (502)       └── NotReady (503)
+ ├── TooManyRequests (429)     └── NotReady (503)
+ └── UpstreamError (502)
 """
 
 from __future__ import annotations
@@ -39,6 +40,10 @@ class PayloadTooLarge(ServiceError):
     status, code = 413, "payload_too_large"
 
 
+class TooManyRequests(ServiceError):
+    status, code = 429, "too_many_requests"
+
+
 class UpstreamError(ServiceError):
     status, code = 502, "upstream_error"
 
@@ -53,7 +58,8 @@ class NotReady(ServiceError):
 
 BY_CODE: dict[str, type[ServiceError]] = {
     cls.code: cls
-    for cls in (BadRequest, Unauthorized, NotFound, Conflict, PayloadTooLarge, UpstreamError, Busy, NotReady)
+    for cls in (BadRequest, Unauthorized, NotFound, Conflict, PayloadTooLarge, TooManyRequests,
+                UpstreamError, Busy, NotReady)
 }
 
 

@@ -103,7 +103,7 @@ def _install_handlers(app: FastAPI) -> None:
         return problem_response(error.status_code, str(error.detail), detail, headers=error.headers)
 
 
-def _install_metrics(app: FastAPI, name: str) -> None:
+def _install_metrics(app: FastAPI, name: str, on_metrics: Callable[[], None] | None) -> None:
     @app.middleware("http")
     async def measure(request: Request, call_next: Callable[[Request], Awaitable[Any]]) -> Any:
         started = time.perf_counter()
@@ -115,16 +115,19 @@ def _install_metrics(app: FastAPI, name: str) -> None:
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> PlainTextResponse:
+        if on_metrics is not None:
+            await asyncio.to_thread(on_metrics)  # refresh gauges that are read, not pushed
         return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
-def create_service_app(name: str, checks: dict[str, ReadyCheck], **fastapi_args: Any) -> FastAPI:
+def create_service_app(name: str, checks: dict[str, ReadyCheck],
+                       on_metrics: Callable[[], None] | None = None, **fastapi_args: Any) -> FastAPI:
     """A FastAPI app with the routes and behaviour every service shares."""
     settings = get_settings()
     app = FastAPI(title=f"mde {name}", **fastapi_args)
     app.state.settings = settings
     _install_handlers(app)
-    _install_metrics(app, name)
+    _install_metrics(app, name, on_metrics)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
 
     @app.get("/health")

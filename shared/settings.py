@@ -71,6 +71,19 @@ class IndexSettings(BaseModel):
     qdrant_api_key: str = ""
     top_k: int = Field(5, ge=1, le=50)
     search_mode: Literal["dense", "sparse", "hybrid"] = "hybrid"
+    # hybrid = dense + BM25 prefetches fused in Qdrant; defaults measured in docs/BENCHMARKS.md
+    fusion: Literal["rrf", "dbsf"] = "rrf"
+    fusion_weights: list[float] = [1.0, 1.0]  # dense, sparse (weighted RRF; ignored by DBSF)
+    rrf_k: int = Field(60, ge=1)
+    prefetch_limit: int = Field(50, ge=1)  # candidates each prefetch hands to the fusion
+    max_hits_per_page: int = Field(0, ge=0)  # 0 = no cap on chunks of one page in the hits
+    bm25_tokenizer: Literal["word", "code"] = "code"  # "code" also splits camelCase and snake_case
+    bm25_k: float = Field(1.2, ge=0)
+    bm25_b: float = Field(0.75, ge=0, le=1)
+    bm25_avg_len: float = Field(256.0, gt=0)
+    query_embedder: Literal["service", "local"] = "service"  # retrieval: embedding API or in-process
+    batch_pages: int = Field(25, ge=1)  # pages per index batch job (a larger update fans out)
+    upsert_batch: int = Field(128, ge=1)  # points per PUT /points request
 
 
 class ModelSettings(BaseModel):
@@ -82,25 +95,52 @@ class ModelSettings(BaseModel):
 
 
 class FinetuneSettings(BaseModel):
+    """LoRA fine-tuning. Defaults are tuned for SmolLM2-135M on 2 CPU cores (about 60 minutes);
+    docs/BENCHMARKS.md lists the tiny CI config, a longer one, and the large-model values
+    (rank 16, alpha 32, dropout 0.05, lr 1e-5)."""
+
     out_dir: str = ""  # default DATA_DIR/models/adapters
+    dataset_dir: str = ""  # empty = DATA_DIR/datasets
     lora_rank: int = Field(16, ge=1)
-    lora_alpha: float = Field(32.0, gt=0)
+    lora_alpha: float = Field(32.0, gt=0)  # mlx-lm's LoRA scale is alpha / rank
     lora_dropout: float = Field(0.05, ge=0, lt=1)
-    learning_rate: float = Field(1e-5, gt=0)
-    iters: int = Field(600, ge=1)
+    learning_rate: float = Field(1e-4, gt=0)
+    warmup_iters: int = Field(20, ge=0)  # linear warm-up, then cosine decay to 10 %
+    iters: int = Field(300, ge=1)
     batch_size: int = Field(4, ge=1)
     grad_accumulation: int = Field(1, ge=1)
-    num_layers: int = Field(16, ge=-1)
-    max_seq_length: int = Field(512, ge=32)
+    num_layers: int = Field(8, ge=-1)  # the last N transformer blocks get LoRA; -1 = all
+    max_seq_length: int = Field(448, ge=32)  # fits a 3-passage RAG pair; longer text is cut
+    mask_prompt: bool = True  # chat pairs: loss on the answer only
     val_ratio: float = Field(0.1, ge=0, lt=1)
+    test_ratio: float = Field(0.1, gt=0, lt=1)  # held-out pages, never trained on
     max_train_samples: int = Field(5000, ge=1)
+    pairs_per_chunk: int = Field(1, ge=0)  # instruction pairs derived per section chunk
+    rag_pair_ratio: float = Field(0.3, ge=0, le=1)  # share of section pairs given as cited RAG
+    unanswerable_ratio: float = Field(0.2, ge=0, le=1)  # RAG pairs without the gold passage
+    rag_passages: int = Field(3, ge=1, le=10)
+    rag_passage_chars: int = Field(200, ge=50)
+    max_table_rows: int = Field(8, ge=0)  # fact questions per table
     keep_versions: int = Field(3, ge=1)
     seed: int = 42
+    steps_per_report: int = Field(5, ge=1)
+    steps_per_eval: int = Field(100, ge=1)
+    val_batches: int = Field(8, ge=0)  # 0 = no validation loss
+    checkpoint_every: int = Field(25, ge=1)  # adapter + optimizer state + step, for resume
+    eval_max_tokens: int = Field(20_480, ge=256)  # held-out docs tokens scored for perplexity
+    general_max_tokens: int = Field(20_480, ge=256)  # general-English tokens (>= 20k by default)
+    general_text_files: list[str] = [  # Debian's fortunes-min (ops/setup.sh installs it)
+        "/usr/share/games/fortunes/fortunes", "/usr/share/games/fortunes/literature",
+        "/usr/share/games/fortunes/riddles"]
+    max_general_ppl_increase: float = Field(0.05, ge=0)  # forgetting allowed before rejecting
+    publish_margin: float = Field(0.0, ge=0)  # held-out ppl must beat base by this fraction
+    job_timeout_sec: int = Field(4 * 3600, ge=60)
 
 
 class MergeSettings(BaseModel):
-    enabled: bool = False
+    enabled: bool = False  # fuse automatically after a publish
     out_dir: str = ""  # default DATA_DIR/models/merged
+    keep_versions: int = Field(2, ge=1)
 
 
 class InferSettings(BaseModel):
@@ -122,6 +162,27 @@ class UpdateSettings(BaseModel):
     enabled: bool = True
     min_interval_hours: float = Field(24.0, ge=0)
     bootstrap: bool = True
+    lock_ttl_sec: int = Field(120, ge=5)  # a crashed update stops blocking after this
+    monitor_interval_sec: float = Field(2.0, gt=0)
+    max_retries: int = Field(2, ge=0)
+    retry_intervals_sec: list[int] = [10, 60]
+    stage_timeouts_sec: dict[str, int] = {"crawl": 3 * 3600, "index": 3 * 3600,
+                                          "prepare_dataset": 3600, "finetune": 6 * 3600,
+                                          "merge": 3600}
+    # stage -> job function; replace one to plug in your own stage
+    stage_functions: dict[str, str] = {
+        "crawl": "services.crawler.jobs.crawl_site",
+        "index": "services.indexer.jobs.index_pages",
+        "prepare_dataset": "services.trainer.jobs.prepare_dataset",
+        "finetune": "services.trainer.jobs.finetune",
+        "merge": "services.trainer.jobs.merge_adapter",
+    }
+
+
+class WorkerSettings(BaseModel):
+    # a killed worker's job is noticed after ~2 heartbeats plus one maintenance pass
+    heartbeat_interval_sec: int = Field(30, ge=1)
+    maintenance_interval_sec: int = Field(30, ge=1)
 
 
 class Settings(BaseSettings):
@@ -172,6 +233,7 @@ class Settings(BaseSettings):
     infer: InferSettings = InferSettings()
     app: AppSettings = AppSettings()
     update: UpdateSettings = UpdateSettings()
+    worker: WorkerSettings = WorkerSettings()
 
     @model_validator(mode="after")
     def _fill_derived(self) -> "Settings":

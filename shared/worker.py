@@ -9,15 +9,56 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import threading
 
-from rq import SimpleWorker, Worker
+from rq import Queue, SimpleWorker, Worker
+from rq.job import Job
+from rq.worker import WorkerStatus
 
 from shared.logging import setup_logging
 from shared.queues import QUEUES, TRAIN, redis_connection, redis_ping
 from shared.settings import get_settings
 
 log = logging.getLogger("shared.worker")
-MAINTENANCE_INTERVAL_SEC = 30
+
+
+class ShortHeartbeatWorker(Worker):
+    """RQ's forking worker with a heartbeat TTL of two intervals (RQ adds a fixed 60 s), so a job
+    whose worker was SIGKILLed is re-queued (Retry) or failed within a minute or two."""
+
+    def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
+        return 2 * int(self.job_monitoring_interval) + 10
+
+
+class HeartbeatSimpleWorker(SimpleWorker):
+    """A SimpleWorker whose running job keeps a short heartbeat, like forking workers have.
+
+    RQ's SimpleWorker gives a job a heartbeat TTL of its whole timeout (hours for training), so a
+    killed worker's job would sit "started" for hours; here a thread renews a short TTL instead, and
+    the maintenance of any live worker re-queues the job within a minute or two of the kill.
+    """
+
+    def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
+        return 2 * int(self.job_monitoring_interval) + 10
+
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        execution = self.prepare_execution(job)
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(self.job_monitoring_interval):
+                try:
+                    self.maintain_heartbeats(job, execution)
+                except Exception:  # noqa: BLE001 - Redis restarting: the next beat tries again
+                    log.warning("heartbeat for job %s failed", job.id)
+
+        thread = threading.Thread(target=beat, name="rq-heartbeat", daemon=True)
+        thread.start()
+        try:
+            self.perform_job(job, queue, execution)
+        finally:
+            stop.set()
+        self.set_state(WorkerStatus.IDLE)
 
 
 def main() -> None:
@@ -35,9 +76,12 @@ def main() -> None:
         from shared.mlx_runtime import use_fast_blas
 
         use_fast_blas(settings.model.blas_library)
-    worker_class = SimpleWorker if args.queue == TRAIN else Worker
+    worker_class = HeartbeatSimpleWorker if args.queue == TRAIN else ShortHeartbeatWorker
     worker = worker_class([args.queue], connection=redis_connection(settings),
-                          maintenance_interval=MAINTENANCE_INTERVAL_SEC)
+                          maintenance_interval=settings.worker.maintenance_interval_sec,
+                          # RQ blocks in BLPOP for worker_ttl - 15 s between maintenance passes
+                          worker_ttl=settings.worker.maintenance_interval_sec + 15,
+                          job_monitoring_interval=settings.worker.heartbeat_interval_sec)
     log.info("worker for queue %s (%s)", args.queue, worker_class.__name__)
     worker.work(burst=args.burst, logging_level=settings.log_level.upper(), with_scheduler=True)
 

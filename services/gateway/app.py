@@ -1,16 +1,111 @@
-"""Gateway: the public entry point. /ready aggregates every service (updates and proxies come later)."""
+"""Gateway: the public entry point — updates and their status, jobs, readiness, chat proxies."""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+import asyncio
+import hmac
+import logging
+from contextlib import asynccontextmanager
+from typing import Annotated, Any, AsyncIterator
 
+from fastapi import FastAPI, Header, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
+
+from services.gateway import bootstrap, pipeline, updates
+from services.gateway.jobs_view import queues_view
+from services.gateway.metrics import refresh_queue_gauges
+from services.gateway.monitor import Monitor
+from services.gateway.proxy import Proxy
 from services.gateway.readiness import service_check
+from shared.errors import Unauthorized
+from shared.queues import redis_connection
 from shared.service import ReadyCheck, create_service_app, redis_check
 from shared.settings import SERVICES, get_settings
+
+log = logging.getLogger(__name__)
+
+
+class UpdateRequest(BaseModel):
+    stages: list[str] | None = None
+    full: bool = False
 
 
 def create_app() -> FastAPI:
     settings = get_settings()
+    redis = redis_connection(settings)
+    monitor = Monitor(redis, settings)
+    proxy = Proxy()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        task = asyncio.create_task(bootstrap.run_monitor(monitor, settings))
+        yield
+        task.cancel()
+        await proxy.close()
+
     checks: dict[str, ReadyCheck] = {"redis": redis_check(settings)}
     checks.update({name: service_check(name, settings) for name in SERVICES if name != "gateway"})
-    return create_service_app("gateway", checks)
+    app = create_service_app("gateway", checks, lifespan=lifespan,
+                             on_metrics=lambda: refresh_queue_gauges(redis))
+
+    def check_update_token(authorization: str | None) -> None:
+        if not settings.update_token:
+            return
+        expected = f"Bearer {settings.update_token}".encode()
+        if not authorization or not hmac.compare_digest(authorization.encode(), expected):
+            raise Unauthorized("POST /update needs Authorization: Bearer <UPDATE_TOKEN>")
+
+    @app.post("/update", status_code=202, responses={401: {}, 429: {"description": "busy or too soon"}})
+    async def start_update(request: Request, body: UpdateRequest | None = None, force: bool = False,
+                           authorization: Annotated[str | None, Header()] = None) -> dict[str, str]:
+        """Start crawl -> index -> prepare_dataset -> finetune (-> merge)."""
+        check_update_token(authorization)
+        body = body or UpdateRequest()
+        record = await asyncio.to_thread(pipeline.start_update, redis, settings, body.stages,
+                                         body.full, force)
+        return {"update_id": record.id, "status_url": f"/update/{record.id}"}
+
+    @app.get("/update/{update_id}")
+    async def update_status(update_id: str) -> dict[str, Any]:
+        return await asyncio.to_thread(describe, update_id)
+
+    def describe(update_id: str) -> dict[str, Any]:
+        record = updates.load(redis, update_id)
+        body = {k: v for k, v in record.__dict__.items() if k != "snapshot"}
+        return {**body, "stages": pipeline.stage_views(redis, record)}
+
+    @app.post("/update/{update_id}/retry", status_code=202, responses={401: {}, 409: {}, 429: {}})
+    async def retry(update_id: str, authorization: Annotated[str | None, Header()] = None) -> dict[str, str]:
+        check_update_token(authorization)
+        record = await asyncio.to_thread(pipeline.retry_update, redis, settings, update_id)
+        return {"update_id": record.id, "status_url": f"/update/{record.id}"}
+
+    @app.get("/updates")
+    async def recent_updates(limit: int = 20) -> dict[str, Any]:
+        def read() -> dict[str, Any]:
+            items = [describe(r.id) for r in updates.recent(redis, min(max(limit, 1), 50))]
+            return {"items": items, "scheduler": monitor.scheduler_state()}
+
+        return await asyncio.to_thread(read)
+
+    @app.get("/jobs")
+    async def jobs() -> dict[str, Any]:
+        return await asyncio.to_thread(queues_view, redis)
+
+    for path, service, target in (("/ask", "generation", "/generate"),
+                                  ("/v1/chat/completions", "generation", "/v1/chat/completions"),
+                                  ("/v1/models", "generation", "/v1/models"),
+                                  ("/pages", "crawler", "/pages")):
+        add_proxy_route(app, proxy, path, settings.service_url(service) + target, settings.internal_token)
+    return app
+
+
+def add_proxy_route(app: FastAPI, proxy: Proxy, path: str, target: str, token: str) -> None:
+    methods = ["GET"] if path in ("/v1/models", "/pages") else ["POST"]
+
+    async def forward(request: Request) -> Response:
+        return await proxy.forward(request, target, token)
+
+    app.add_api_route(path, forward, methods=methods, name=f"proxy {path}",
+                      responses={502: {"description": "upstream not reachable"}})

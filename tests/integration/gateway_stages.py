@@ -1,0 +1,47 @@
+"""Stand-in stage functions for the gateway's pipeline tests, steered by files in MDE_TEST_STAGE_DIR:
+`<stage>.sleep` holds seconds to sleep, `<stage>.fail` makes the stage raise. Each run appends the
+stage name to `runs.log`, so a test can count what ran."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+
+def _run(stage: str) -> dict[str, Any]:
+    folder = Path(os.environ["MDE_TEST_STAGE_DIR"])
+    with (folder / "runs.log").open("a") as log:
+        log.write(stage + "\n")
+    sleep = folder / f"{stage}.sleep"
+    if sleep.exists():
+        time.sleep(float(sleep.read_text()))
+    if (folder / f"{stage}.fail").exists():
+        raise RuntimeError(f"injected {stage} failure")
+    return {"stage": stage, "pages_new": 3}
+
+
+def crawl(full: bool = False) -> dict[str, Any]:
+    return _run("crawl")
+
+
+def index(full: bool = False) -> dict[str, Any]:
+    return _run("index")
+
+
+def prepare_dataset() -> dict[str, Any]:
+    return _run("prepare_dataset")
+
+
+def finetune() -> dict[str, Any]:
+    return _run("finetune")
+
+
+def merge() -> dict[str, Any]:
+    return _run("merge")
+
+
+STAGE_FUNCTIONS = {stage: f"tests.integration.gateway_stages.{name}" for stage, name in (
+    ("crawl", "crawl"), ("index", "index"), ("prepare_dataset", "prepare_dataset"),
+    ("finetune", "finetune"), ("merge", "merge"))}

@@ -1,0 +1,231 @@
+"""Gateway updates against a real Redis, real RQ workers (under the restart wrapper) and a real
+gateway process; the stage functions are stand-ins steered by files (see gateway_stages.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from shared.settings import PROJECT_ROOT
+from tests.conftest import RedisServer, free_port, start_redis
+from tests.integration.gateway_stages import STAGE_FUNCTIONS
+
+
+class Pipeline:
+    """A gateway and one supervised worker per queue, sharing a test Redis."""
+
+    def __init__(self, tmp: Path, redis: RedisServer, **env: str) -> None:
+        self.tmp, self.redis, self.port = tmp, redis, free_port()
+        self.stage_dir = tmp / "stages"
+        self.stage_dir.mkdir(exist_ok=True)
+        self.env = {**os.environ, "DATA_DIR": str(tmp / "data"), "REDIS_PORT": str(redis.port),
+                    "REDIS_PASSWORD": redis.password, "GATEWAY_PORT": str(self.port),
+                    "UPDATE__STAGE_FUNCTIONS": json.dumps(STAGE_FUNCTIONS),
+                    "UPDATE__BOOTSTRAP": "false", "UPDATE__MONITOR_INTERVAL_SEC": "0.5",
+                    "UPDATE__RETRY_INTERVALS_SEC": "[1]", "UPDATE__MAX_RETRIES": "1",
+                    "WORKER__HEARTBEAT_INTERVAL_SEC": "2", "WORKER__MAINTENANCE_INTERVAL_SEC": "3",
+                    "MDE_TEST_STAGE_DIR": str(self.stage_dir), **env}
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+
+    def spawn(self, name: str, *command: str) -> None:
+        self.processes[name] = subprocess.Popen(
+            [sys.executable, "-m", "ops.supervise", name, "--", sys.executable, *command],
+            cwd=PROJECT_ROOT, env=self.env, stdout=(self.tmp / f"{name}.log").open("ab"),
+            stderr=subprocess.STDOUT, start_new_session=True)
+
+    def start(self) -> "Pipeline":
+        for queue in ("crawl", "index", "train"):
+            self.spawn(f"{queue}_worker", "-m", "shared.worker", queue)
+        self.spawn("gateway", "-m", "shared.serve", "gateway")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(self.url("/health"), timeout=1)
+                return self
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        raise TimeoutError("gateway did not start")
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in self.processes.values():
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+
+    def runs(self) -> list[str]:
+        log = self.stage_dir / "runs.log"
+        return log.read_text().split() if log.exists() else []
+
+    def wait_for(self, update_id: str, states: tuple[str, ...] = ("finished", "failed"),
+                 timeout: float = 90.0) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            body = httpx.get(self.url(f"/update/{update_id}"), timeout=5).json()
+            if body["status"] in states:
+                return body
+            time.sleep(0.3)
+        raise TimeoutError(f"update {update_id} still {body['status']}: {body}")
+
+
+@pytest.fixture
+def make_pipeline(tmp_path: Path, redis_server: RedisServer,
+                  redis_client: object) -> Iterator[Callable[..., Pipeline]]:
+    started: list[Pipeline] = []
+
+    def make(redis: RedisServer | None = None, **env: str) -> Pipeline:
+        pipeline = Pipeline(tmp_path, redis or redis_server, **env).start()
+        started.append(pipeline)
+        return pipeline
+
+    yield make
+    for pipeline in started:
+        pipeline.stop()
+
+
+def test_an_update_runs_every_stage_in_order(make_pipeline: Callable[..., Pipeline]) -> None:
+    pipeline = make_pipeline()
+    response = httpx.post(pipeline.url("/update"), timeout=10)
+    assert response.status_code == 202
+    update_id = response.json()["update_id"]
+    assert response.json()["status_url"] == f"/update/{update_id}"
+    body = pipeline.wait_for(update_id)
+    assert body["status"] == "finished", body
+    assert pipeline.runs() == ["crawl", "index", "prepare_dataset", "finetune"]
+    assert [s["state"] for s in body["stages"]] == ["finished"] * 4
+    assert body["stages"][0]["result"]["pages_new"] == 3
+    assert body["stages"][0]["started_at"] and body["stages"][0]["ended_at"]
+    recent = httpx.get(pipeline.url("/updates"), timeout=5).json()
+    assert recent["items"][0]["id"] == update_id
+    too_soon = httpx.post(pipeline.url("/update"), timeout=10)
+    assert too_soon.status_code == 429 and int(too_soon.headers["Retry-After"]) > 3600
+    forced = httpx.post(pipeline.url("/update?force=true"), json={"stages": ["crawl"]}, timeout=10)
+    assert forced.status_code == 202
+    assert pipeline.wait_for(forced.json()["update_id"])["status"] == "finished"
+    assert pipeline.runs().count("crawl") == 2
+
+
+def test_ten_concurrent_updates_one_accepted(make_pipeline: Callable[..., Pipeline]) -> None:
+    pipeline = make_pipeline()
+    (pipeline.stage_dir / "crawl.sleep").write_text("2")
+
+    async def post_all() -> list[httpx.Response]:
+        async with httpx.AsyncClient(timeout=10) as client:
+            return await asyncio.gather(*(client.post(pipeline.url("/update?force=true"))
+                                          for _ in range(10)))
+
+    responses = asyncio.run(post_all())
+    codes = sorted(r.status_code for r in responses)
+    assert codes == [202] + [429] * 9
+    assert all(int(r.headers["Retry-After"]) > 0 for r in responses if r.status_code == 429)
+    accepted = next(r for r in responses if r.status_code == 202).json()["update_id"]
+    assert pipeline.wait_for(accepted)["status"] == "finished"
+
+
+def test_update_token_is_required_when_set(make_pipeline: Callable[..., Pipeline]) -> None:
+    pipeline = make_pipeline(UPDATE_TOKEN="s3cret")
+    assert httpx.post(pipeline.url("/update"), timeout=10).status_code == 401
+    wrong = httpx.post(pipeline.url("/update"), headers={"Authorization": "Bearer nope"}, timeout=10)
+    assert wrong.status_code == 401
+    right = httpx.post(pipeline.url("/update"), headers={"Authorization": "Bearer s3cret"},
+                       json={"stages": ["crawl"]}, timeout=10)
+    assert right.status_code == 202
+
+
+def test_failed_stage_fails_the_update_and_retry_resumes_there(
+        make_pipeline: Callable[..., Pipeline]) -> None:
+    """Fault: the index stage raises (twice: once plus its one RQ retry)."""
+    pipeline = make_pipeline()
+    (pipeline.stage_dir / "index.fail").write_text("")
+    update_id = httpx.post(pipeline.url("/update"), timeout=10).json()["update_id"]
+    body = pipeline.wait_for(update_id)
+    assert body["status"] == "failed"
+    assert "injected index failure" in body["error"] and "index" in body["error"]
+    assert [s["state"] for s in body["stages"]][:2] == ["finished", "failed"]
+    assert pipeline.runs() == ["crawl", "index", "index"]  # retried once by RQ, then failed
+    (pipeline.stage_dir / "index.fail").unlink()
+    retried = httpx.post(pipeline.url(f"/update/{update_id}/retry"), timeout=10)
+    assert retried.status_code == 202
+    assert pipeline.wait_for(update_id)["status"] == "finished"
+    assert pipeline.runs() == ["crawl", "index", "index", "index", "prepare_dataset", "finetune"]
+
+
+def test_killed_worker_job_is_run_again(make_pipeline: Callable[..., Pipeline]) -> None:
+    """Fault: SIGKILL the crawl worker (and its work horse) while the crawl stage runs."""
+    pipeline = make_pipeline()
+    (pipeline.stage_dir / "crawl.sleep").write_text("4")
+    update_id = httpx.post(pipeline.url("/update"), json={"stages": ["crawl", "index"]},
+                           timeout=10).json()["update_id"]
+    pipeline.wait_for(update_id, states=("running",))
+    deadline = time.monotonic() + 20
+    while pipeline.runs().count("crawl") < 1 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    supervisor = psutil.Process(pipeline.processes["crawl_worker"].pid)
+    for child in supervisor.children(recursive=True):
+        child.kill()
+    (pipeline.stage_dir / "crawl.sleep").write_text("0")
+    body = pipeline.wait_for(update_id, timeout=120)
+    assert body["status"] == "finished", body
+    assert pipeline.runs().count("crawl") == 2
+    assert pipeline.runs()[-1] == "index"
+
+
+def test_redis_restart_mid_update(make_pipeline: Callable[..., Pipeline], tmp_path: Path) -> None:
+    """Fault: Redis is stopped and started again (same port, AOF) while a stage runs."""
+    redis = start_redis(tmp_path / "own-redis")
+    try:
+        pipeline = make_pipeline(redis=redis)
+        (pipeline.stage_dir / "crawl.sleep").write_text("3")
+        update_id = httpx.post(pipeline.url("/update"), json={"stages": ["crawl", "index"]},
+                               timeout=10).json()["update_id"]
+        time.sleep(1.0)
+        redis.process.terminate()
+        redis.process.wait(10)
+        time.sleep(2.0)
+        redis = start_redis(redis.data_dir, port=redis.port, password=redis.password)
+        body = pipeline.wait_for(update_id, timeout=150)
+        assert body["status"] in ("finished", "failed")
+        if body["status"] == "failed":
+            assert body["error"], "a failed update must say why"
+        assert httpx.get(pipeline.url("/ready"), timeout=10).json()["checks"]["redis"]["ok"]
+    finally:
+        redis.process.terminate()
+
+
+def test_metrics_parse_as_prometheus_text(make_pipeline: Callable[..., Pipeline]) -> None:
+    pipeline = make_pipeline()
+    httpx.get(pipeline.url("/jobs"), timeout=10)
+    text = httpx.get(pipeline.url("/metrics"), timeout=10).text
+    names = {family.name for family in text_string_to_metric_families(text)}
+    assert "mde_http_requests" in names
+    assert "mde_queue_depth" in names
+
+
+def test_jobs_lists_queues_and_workers(make_pipeline: Callable[..., Pipeline]) -> None:
+    pipeline = make_pipeline()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        body = httpx.get(pipeline.url("/jobs"), timeout=10).json()["queues"]
+        if all(body[q]["workers"] for q in ("crawl", "index", "train")):
+            break
+        time.sleep(0.5)
+    assert set(body) == {"crawl", "index", "train"}
+    assert all(body[q]["workers"] for q in body)
