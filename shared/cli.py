@@ -71,6 +71,24 @@ def status() -> None:
             table.add_row(name, str(queue.count), str(queue.started_job_registry.count),
                           str(queue.failed_job_registry.count))
         console.print(table)
+        _print_last_update(settings)
+
+
+def _print_last_update(settings: object) -> None:
+    """The newest update as the gateway reports it (nothing when the gateway is down)."""
+    import httpx
+
+    try:
+        items = httpx.get(f"{settings.gateway_url}/updates", params={"limit": 1}, timeout=5).json()["items"]  # type: ignore[attr-defined]
+    except (httpx.HTTPError, ValueError, KeyError):
+        return
+    if not items:
+        console.print("no update has run yet")
+        return
+    last = items[0]
+    stages = ", ".join(f"{s['name']} {s['state']}" for s in last["stages"])
+    console.print(f"last update {last['id']} ({last['trigger']}): {last['status']} — {stages}"
+                  + (f"\n[red]{last['error']}[/red]" if last.get("error") else ""))
 
 
 @app.command()

@@ -229,3 +229,19 @@ def test_jobs_lists_queues_and_workers(make_pipeline: Callable[..., Pipeline]) -
         time.sleep(0.5)
     assert set(body) == {"crawl", "index", "train"}
     assert all(body[q]["workers"] for q in body)
+
+
+def test_cli_update_waits_and_reports(make_pipeline: Callable[..., Pipeline]) -> None:
+    pipeline = make_pipeline()
+    env = {**pipeline.env, "COLUMNS": "200"}
+    result = subprocess.run([sys.executable, "-m", "shared.cli", "update", "--stages", "crawl",
+                             "--stages", "index", "--wait"], cwd=PROJECT_ROOT, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "finished" in result.stdout
+    again = subprocess.run([sys.executable, "-m", "shared.cli", "update"], cwd=PROJECT_ROOT, env=env,
+                           capture_output=True, text=True, timeout=60)
+    assert again.returncode == 1 and "less than" in again.stdout and "retry after" in again.stdout
+    status = subprocess.run([sys.executable, "-m", "shared.cli", "status"], cwd=PROJECT_ROOT, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert "last update" in status.stdout and "finished" in status.stdout
