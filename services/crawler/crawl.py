@@ -6,7 +6,6 @@ Callers (the RQ job, `mde crawl`, tests) hold the crawl lock around `Crawler.run
 from __future__ import annotations
 
 import asyncio
-import heapq
 import logging
 import time
 from collections import Counter
@@ -18,11 +17,12 @@ import httpx
 
 from services.crawler import outcome
 from services.crawler.fetch import Fetcher
+from services.crawler.frontier import Frontier
 from services.crawler.ledger import CrawlLedger
 from services.crawler.robots import RobotsRules, robots_url
 from services.crawler.sitemap import changed_before, collect
 from services.crawler.store import PageStore
-from services.crawler.urls import QueryBudget, Scope, locale_of, normalise
+from services.crawler.urls import Scope, locale_of, normalise
 from shared.progress import Progress, null_progress
 from shared.settings import Settings
 
@@ -59,13 +59,10 @@ class Crawler:
         self.scope = Scope.from_settings(self.crawl)
         self.strip = list(self.crawl.strip_query_params)
         self.base = normalise(self.crawl.base_url, strip_params=self.strip) or self.crawl.base_url
-        self.robots = RobotsRules(None, self.crawl.user_agent, respect=False)
+        self.frontier = Frontier(self.crawl, self.scope)
         self.changed_by: dict[str, float | None] = {}  # sitemap URL -> proof of freshness
-        self.queue: list[tuple[int, int, str]] = []  # (depth, order, url): breadth-first
-        self.seen: set[str] = set()
-        self.skipped: Counter[str] = Counter()
         self.states: Counter[str] = Counter()
-        self.taken = self.active = self.done = self.requests_before = 0
+        self.active = self.done = self.requests_before = 0
         self.wake = asyncio.Condition()
         self.crawl_id, self.full, self.resumed = "", False, False
 
@@ -82,16 +79,16 @@ class Crawler:
                 await self._drain()
             except Exception as error:  # an interrupt leaves the crawl `running`, to resume
                 self.ledger.finish(self.crawl_id, "failed", False, f"{type(error).__name__}: "
-                                   f"{error}", dict(self.skipped), self._requests())
+                                   f"{error}", dict(self.frontier.skipped), self._requests())
                 raise
-        complete = not self.queue
+        complete = not self.frontier.queue
         if complete:
             gone = self.store.mark_unreached(self.crawl_id)
             log.info("crawl %s: %d pages no longer reachable", self.crawl_id, gone)
         else:
-            self.skipped["max_pages"] += len(self.queue)
-        self.ledger.finish(self.crawl_id, "finished", complete, None, dict(self.skipped),
-                           self._requests())
+            self.frontier.skipped["max_pages"] += len(self.frontier.queue)
+        self.ledger.finish(self.crawl_id, "finished", complete, None,
+                           dict(self.frontier.skipped), self._requests())
         self.store.write_manifest()
         return self._result(complete, time.monotonic() - started)
 
@@ -102,9 +99,9 @@ class Crawler:
     def _result(self, complete: bool, duration: float) -> CrawlResult:
         counts = self.ledger.counts(self.crawl_id)
         result = CrawlResult(self.crawl_id, counts, complete, self.resumed, self._requests(),
-                             round(duration, 3), dict(self.skipped),
+                             round(duration, 3), dict(self.frontier.skipped),
                              self.ledger.details(self.crawl_id))
-        self.progress("pages", self.taken, self.taken, "done", **counts)
+        self.progress("pages", self.done, self.done, "done", **counts)
         log.info("crawl %s finished in %.1fs: %s", self.crawl_id, duration, counts)
         return result
 
@@ -126,33 +123,27 @@ class Crawler:
             self.on_open(self.crawl_id)
 
     def _restore(self) -> None:
-        known = self.ledger.known(self.crawl_id)
         pending = self.ledger.pending(self.crawl_id)
-        self.seen.update(known)
-        self.budget = QueryBudget(self.crawl.max_query_variants, known)
-        for order, (url, depth) in enumerate(pending):
-            heapq.heappush(self.queue, (depth, order, url))
-        self.taken = self.done = len(known) - len(pending)
-        self.states.update(self.ledger.counts(self.crawl_id))
         skipped, self.requests_before = self.ledger.stats(self.crawl_id)
-        self.skipped.update(skipped)
-        log.info("resuming with %d done, %d pending", self.taken, len(pending))
+        self.frontier.restore(self.ledger.known(self.crawl_id), pending, skipped)
+        self.done = self.frontier.taken
+        self.states.update(self.ledger.counts(self.crawl_id))
+        log.info("resuming with %d done, %d pending", self.done, len(pending))
 
     async def _prepare(self) -> None:
         """robots.txt, then sitemaps, then the seeds: the start page and every sitemap URL."""
-        if not hasattr(self, "budget"):
-            self.budget = QueryBudget(self.crawl.max_query_variants)
         self.progress("robots", 0, 1)
         answer = await self.fetcher.get(robots_url(self.base), html_only=False,
                                         max_bytes=ROBOTS_MAX_BYTES)
         text = answer.body.decode("utf-8", "replace")
         status = answer.status if not answer.retryable else None
-        self.robots = RobotsRules.from_response(status, text, self.crawl.user_agent,
-                                                self.crawl.respect_robots_txt)
-        self.fetcher.set_gap(self.base, self.robots.crawl_delay)
+        robots = RobotsRules.from_response(status, text, self.crawl.user_agent,
+                                           self.crawl.respect_robots_txt)
+        self.frontier.robots = robots
+        self.fetcher.set_gap(self.base, robots.crawl_delay)
         self.progress("robots", 1, 1)
         self.progress("sitemaps", 0, 1)
-        roots = self.robots.sitemaps + [urljoin(self.base, "/sitemap.xml")]
+        roots = robots.sitemaps + [urljoin(self.base, "/sitemap.xml")]
         entries = await collect(self._sitemap_bytes, roots, self.crawl.max_sitemaps,
                                 locale_of(self.scope.prefix), self.crawl.max_sitemap_bytes)
         for loc, lastmod in entries.items():
@@ -165,7 +156,8 @@ class Crawler:
 
     async def _sitemap_bytes(self, url: str) -> bytes | None:
         normal = normalise(url, strip_params=())
-        if not normal or normal.split("/")[2] != self.scope.domain or not self.robots.allowed(url):
+        allowed = self.frontier.robots.allowed(url)
+        if not normal or normal.split("/")[2] != self.scope.domain or not allowed:
             log.info("sitemap %s is off the allowed host or disallowed: not read", url)
             return None
         answer = await self.fetcher.get(url, html_only=False,
@@ -183,46 +175,27 @@ class Crawler:
         reason = self.scope.reason(normal)
         if reason:
             return f"out of scope ({reason})"
-        return None if self.robots.allowed(normal) else "disallowed by robots.txt"
+        return None if self.frontier.robots.allowed(normal) else "disallowed by robots.txt"
 
     def _add(self, items: list[tuple[str, int]]) -> None:
-        """Admit new URLs to the frontier (saved before the page that found them is recorded)."""
-        admitted = []
-        for url, depth in items:
-            if url in self.seen:
-                continue
-            reason = self._reject(url, depth)
-            if reason:
-                self.skipped[reason] += 1
-                continue
-            self.seen.add(url)
-            admitted.append((url, depth))
-            heapq.heappush(self.queue, (depth, len(self.seen), url))
-        self.ledger.push(self.crawl_id, admitted)
-
-    def _reject(self, url: str, depth: int) -> str | None:
-        reason = self.scope.reason(url)
-        if reason:
-            return reason
-        if depth > self.crawl.max_depth:
-            return "depth"
-        if not self.robots.allowed(url):
-            return "robots"
-        return None if self.budget.admit(url) else "query_variants"
+        """Admit new URLs, saved before the page that found them is recorded (for resume)."""
+        self.ledger.push(self.crawl_id, self.frontier.admit(items))
 
     async def _drain(self) -> None:
         """Workers take URLs breadth-first; the host gate, not the worker count, bounds requests."""
-        workers = min(self.crawl.concurrency * 4, 64)
+        workers = min(self.crawl.concurrency * 8, 64)  # many wait out Retry-After at once
         await asyncio.gather(*(self._worker() for _ in range(workers)))
 
     async def _worker(self) -> None:
+        frontier = self.frontier
         while True:
             async with self.wake:
-                await self.wake.wait_for(lambda: self.active == 0 or self._ready())
-                if not self._ready():
+                await self.wake.wait_for(lambda: self.active == 0 or frontier.ready())
+                if not frontier.ready() and self.active == 0:
+                    frontier.second_round()
+                if not frontier.ready():
                     return
-                depth, _, url = heapq.heappop(self.queue)
-                self.taken += 1
+                url, depth = frontier.pop()
                 self.active += 1
             try:
                 await self._visit(url, depth)
@@ -230,9 +203,6 @@ class Crawler:
                 async with self.wake:
                     self.active -= 1
                     self.wake.notify_all()
-
-    def _ready(self) -> bool:
-        return bool(self.queue) and self.taken < self.crawl.max_pages
 
     async def _visit(self, url: str, depth: int) -> None:
         stored = self.store.by_url(url)
@@ -243,6 +213,10 @@ class Crawler:
             result = outcome.skipped(stored, step.skip, self.crawl_id)
         else:
             answer = await self.fetcher.get(url, step.headers)
+            if answer.retryable and self.frontier.defer(url, depth):  # not saved: pending
+                return
+            if answer.retryable and answer.error:
+                answer.error = answer.error.removesuffix(")") + ", in 2 rounds)"
             result = outcome.classify(url, stored, answer, self.crawl_id, now, self.strip)
         links = result.links if result.links is not None else (stored.links if stored else None)
         if result.info.state != "deleted":  # a 304 or a skip leads on through the stored links
@@ -261,8 +235,9 @@ class Crawler:
         self.done += 1
         self.states[info.state] += 1
         if self.done % CHECKPOINT_EVERY == 0:
-            self.ledger.checkpoint(self.crawl_id, dict(self.skipped), self._requests())
-        self.progress("pages", self.done, min(len(self.seen), self.crawl.max_pages), info.url,
+            self.ledger.checkpoint(self.crawl_id, dict(self.frontier.skipped), self._requests())
+        total = min(len(self.frontier.seen), self.crawl.max_pages)
+        self.progress("pages", self.done, total, info.url,
                       **self.states)
 
 

@@ -62,8 +62,14 @@ class HostGate:
         self.slots = asyncio.Semaphore(concurrency)
         self.gap = gap
         self.next_start = 0.0
+        self.sent_at = 0.0  # when the last request's headers went out (after any connect)
         self.not_before = 0.0  # set by a 429's Retry-After: the whole host waits
         self.lock = asyncio.Lock()
+
+    async def trace(self, event: str, info: dict) -> None:
+        """httpcore's trace hook: a new connection delays the send, and the gap counts from it."""
+        if event.endswith("send_request_headers.started"):
+            self.sent_at = max(self.sent_at, time.monotonic())
 
     def pause(self, seconds: float) -> None:
         self.not_before = max(self.not_before, time.monotonic() + seconds)
@@ -72,9 +78,10 @@ class HostGate:
     async def slot(self) -> AsyncIterator[None]:
         async with self.slots:
             async with self.lock:  # starts are serialised, so the gap holds across all workers
-                start = max(time.monotonic(), self.next_start, self.not_before)
-                await asyncio.sleep(max(0.0, start - time.monotonic()))
-                self.next_start = time.monotonic() + self.gap  # from the real start: sleeps run late
+                while (wait := max(self.next_start, self.sent_at + self.gap, self.not_before)
+                       - time.monotonic()) > 0:
+                    await asyncio.sleep(wait)
+                self.next_start = time.monotonic() + self.gap  # sleeps overrun: count from now
             yield
 
 
@@ -178,13 +185,13 @@ class Fetcher:
     async def exchange(self, url: str, headers: dict[str, str], html_only: bool,
                        max_bytes: int | None) -> Answer:
         """One HTTP request through the host's gate, the body read up to the size limit."""
-        answer = Answer(url, url)
-        async with self.gate(url).slot():
+        answer, gate = Answer(url, url), self.gate(url)
+        async with gate.slot():
             self.requests += 1
             try:
                 async with asyncio.timeout(self.crawl.request_timeout_sec):
                     return await self._read(answer, headers, html_only,
-                                            max_bytes or self.crawl.max_page_bytes)
+                                            max_bytes or self.crawl.max_page_bytes, gate)
             except (TimeoutError, httpx.TimeoutException):
                 return _failed(answer, self._timeout_error(answer))
             except httpx.RemoteProtocolError as error:
@@ -203,9 +210,10 @@ class Fetcher:
         return f"timeout after {limit} reading the body"
 
     async def _read(self, answer: Answer, headers: dict[str, str], html_only: bool,
-                    max_bytes: int) -> Answer:
+                    max_bytes: int, gate: HostGate) -> Answer:
         """Fill `answer` as the response arrives, so a timeout can say how far it got."""
-        async with self.client.stream("GET", answer.url, headers=headers) as response:
+        async with self.client.stream("GET", answer.url, headers=headers,
+                                      extensions={"trace": gate.trace}) as response:
             answer.final_url, answer.status = str(response.url), response.status_code
             answer.headers = {k.lower(): v for k, v in response.headers.items()}
             status = response.status_code
