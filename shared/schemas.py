@@ -166,6 +166,9 @@ class SearchHit(BaseModel):
     title: str
     heading_path: list[str]
     chunk_id: str | None = None
+    anchors: list[str] = []  # anchors of the heading path (and of small sections merged in)
+    page_id: str | None = None
+    position: int | None = None
 
 
 class SearchResponse(BaseModel):
@@ -173,3 +176,55 @@ class SearchResponse(BaseModel):
     index_empty: bool = False
     mode: str
     took_ms: float
+
+
+class PointIn(BaseModel):
+    """A chunk with its dense vector; the retrieval service adds the BM25 sparse vector."""
+
+    chunk: Chunk
+    vector: list[float] = Field(min_length=1)
+
+
+class PointsUpsert(BaseModel):
+    points: list[PointIn] = Field(min_length=1)
+    build: str | None = None  # write into an unpublished full rebuild instead of the serving index
+
+
+class PointsWritten(BaseModel):
+    written: int
+    build: str | None = None
+
+
+class PointsDeleted(BaseModel):
+    deleted: int
+
+
+class BuildStart(BaseModel):
+    settings_hash: str
+    dim: int = Field(ge=1)
+
+
+class BuildInfo(BaseModel):
+    build: str
+
+
+class CollectionInfo(BaseModel):
+    """GET /collection: what searches are served from."""
+
+    backend: str  # qdrant-edge | qdrant-server | qdrant-client-local
+    alias: str  # the collection name searches use
+    serving: str | None  # the shard folder or physical collection behind it
+    points: int
+    empty: bool
+    settings_hash: str | None = None
+    created_at: float | None = None
+    updated_at: float | None = None
+    vectors: dict[str, dict[str, object]] = {}
+    builds: list[str] = []  # unpublished full rebuilds
+
+
+class ChunkPage(BaseModel):
+    """GET /chunks: stored chunks in id order; pass next_offset back as offset for the next page."""
+
+    items: list[Chunk]
+    next_offset: str | None = None

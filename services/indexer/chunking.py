@@ -203,7 +203,7 @@ def pack(section_units: list[Unit], max_chars: int, overlap: int) -> list[str]:
             singles[-1].append(unit)
         else:
             singles.append([unit])
-    return _render_groups(singles, max_chars, overlap)
+    return _render_groups(singles, max_chars, overlap, strict=False)
 
 
 def _balanced_groups(section_units: list[Unit], parts: int) -> list[list[Unit]]:
@@ -226,12 +226,14 @@ def _balanced_groups(section_units: list[Unit], parts: int) -> list[list[Unit]]:
     return [section_units[a:b] for a, b in zip(breaks, breaks[1:]) if b > a]
 
 
-def _render_groups(groups: list[list[Unit]], max_chars: int, overlap: int) -> list[str]:
+def _render_groups(groups: list[list[Unit]], max_chars: int, overlap: int,
+                   strict: bool = True) -> list[str]:
+    """Texts of the groups with their prefixes; unless strict, a prefix that does not fit is left out."""
     texts: list[str] = []
     for index, group in enumerate(groups):
         prefix = _prefix(texts[-1], groups[index - 1][-1], group[0], overlap) if index else ""
         text = _render(prefix, group)
-        texts.append(text if len(text) <= max_chars or not prefix else _render("", group))
+        texts.append(text if strict or len(text) <= max_chars or not prefix else _render("", group))
     return texts
 
 

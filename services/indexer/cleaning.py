@@ -48,6 +48,7 @@ class CleanPage:
     canonical_url: str | None
     blocks: list[Block] = field(default_factory=list)
     ids: set[str] = field(default_factory=set)  # every element id in the article: valid anchors
+    description: str = ""  # <meta name="description">: the page's own summary
 
     @property
     def text(self) -> str:
@@ -69,6 +70,8 @@ def clean_html(html: str) -> CleanPage:
     soup = BeautifulSoup(html, "lxml")
     canonical = soup.find("link", rel="canonical")
     canonical_url = canonical.get("href") if isinstance(canonical, Tag) else None
+    meta = soup.find("meta", attrs={"name": "description"})
+    description = _fold(str(meta.get("content") or "")) if isinstance(meta, Tag) else ""
     root = _article_root(soup)
     for selector in CHROME_SELECTORS:
         for element in root.select(selector):
@@ -76,7 +79,8 @@ def clean_html(html: str) -> CleanPage:
     blocks = _drop_chrome_sections(_blocks(root))
     title = _title(soup, blocks)
     ids = {str(el["id"]) for el in root.find_all(id=True)} | {b.anchor for b in blocks if b.anchor}
-    return CleanPage(title, str(canonical_url) if canonical_url else None, blocks, ids)
+    return CleanPage(title, str(canonical_url) if canonical_url else None, blocks, ids,
+                     description.replace(BREAK, " "))
 
 
 def _article_root(soup: BeautifulSoup) -> Tag:

@@ -1,0 +1,114 @@
+"""What the retrieval service does, callable in-process: search, write and delete points, builds.
+
+The HTTP routes (app.py) and the CLI (when the service is not running) both use a Retriever.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from services.embedding.client import Embedder
+from services.retrieval.sparse import SparseEncoder
+from services.retrieval.store import QueryPlan, StoredPoint, VectorStore
+from shared.schemas import Chunk, ChunkPage, CollectionInfo, PointIn, SearchHit, SearchResponse
+from shared.settings import IndexSettings
+
+log = logging.getLogger(__name__)
+
+
+class Retriever:
+    def __init__(self, store: VectorStore, embedder: Embedder, settings: IndexSettings) -> None:
+        self.store, self.embedder, self.settings = store, embedder, settings
+        self.sparse = SparseEncoder(settings)
+
+    # --- search ---
+
+    def plan(self, query: str, top_k: int, mode: str) -> QueryPlan:
+        """Vectors and fusion for one query (hybrid falls back to dense when BM25 has no token)."""
+        cfg = self.settings
+        sparse = self.sparse.query(query) if mode in ("sparse", "hybrid") else None
+        if sparse is not None and not sparse.indices:
+            sparse = None
+            mode = "dense" if mode == "hybrid" else mode
+        dense = self.embedder.embed([query], "query")[0] if mode in ("dense", "hybrid") else None
+        limit = top_k * 4 if cfg.max_hits_per_page else top_k
+        weights = (cfg.fusion_weights + [1.0, 1.0])[:2]
+        return QueryPlan(mode, limit, dense, sparse, cfg.fusion, (weights[0], weights[1]),
+                         cfg.rrf_k, max(cfg.prefetch_limit, limit))
+
+    def search(self, query: str, top_k: int | None = None, mode: str | None = None) -> SearchResponse:
+        started = time.perf_counter()
+        top_k = top_k or self.settings.top_k
+        mode = mode or self.settings.search_mode
+        plan = self.plan(query, top_k, mode)
+        found = self.store.query(plan) if plan.dense is not None or plan.sparse is not None else []
+        hits = [_hit(f.score, f.payload) for f in found]
+        if self.settings.max_hits_per_page:
+            hits = cap_per_page(hits, self.settings.max_hits_per_page)
+        hits = hits[:top_k]
+        empty = not hits and self.store.info().points == 0
+        took = (time.perf_counter() - started) * 1000
+        return SearchResponse(hits=hits, index_empty=empty, mode=mode, took_ms=round(took, 2))
+
+    # --- writes ---
+
+    def upsert(self, points: list[PointIn], build: str | None = None) -> int:
+        stored = [StoredPoint(p.chunk.id, p.vector, self.sparse.document(p.chunk.embed_text),
+                              p.chunk.model_dump()) for p in points]
+        self.store.upsert(stored, build)
+        return len(stored)
+
+    def delete(self, *, url: str | None = None, page_id: str | None = None,
+               keep_page_hash: str | None = None, build: str | None = None) -> int:
+        return self.store.delete(url=url, page_id=page_id, keep_page_hash=keep_page_hash,
+                                 build=build)
+
+    def start_build(self, settings_hash: str, dim: int) -> str:
+        return self.store.start_build(settings_hash, dim)
+
+    def publish(self, build: str) -> None:
+        self.store.publish(build)
+
+    def abort(self, build: str) -> None:
+        self.store.abort(build)
+
+    # --- reads ---
+
+    def collection(self) -> CollectionInfo:
+        info = self.store.info()
+        return CollectionInfo(backend=info.backend, alias=info.alias, serving=info.serving,
+                              points=info.points, empty=info.points == 0,
+                              settings_hash=info.settings_hash, created_at=info.created_at,
+                              updated_at=info.updated_at, vectors=info.vectors, builds=info.builds)
+
+    def page_hashes(self) -> dict[str, str]:
+        return self.store.page_hashes()
+
+    def chunks(self, offset: str | None, limit: int) -> ChunkPage:
+        payloads, following = self.store.scroll(offset, limit)
+        items = [Chunk.model_validate(p) for p in payloads if "embed_text" in p]
+        return ChunkPage(items=items, next_offset=following)
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def _hit(score: float, payload: dict[str, Any]) -> SearchHit:
+    return SearchHit(score=score, text=payload.get("text", ""), url=payload.get("url", ""),
+                     anchor=payload.get("anchor"), title=payload.get("title", ""),
+                     heading_path=payload.get("heading_path", []), chunk_id=payload.get("id"),
+                     anchors=payload.get("anchors", []), page_id=payload.get("page_id"),
+                     position=payload.get("position"))
+
+
+def cap_per_page(hits: list[SearchHit], cap: int) -> list[SearchHit]:
+    """At most `cap` hits from one page, keeping the order."""
+    seen: dict[str, int] = {}
+    kept = []
+    for hit in hits:
+        seen[hit.url] = seen.get(hit.url, 0) + 1
+        if seen[hit.url] <= cap:
+            kept.append(hit)
+    return kept
