@@ -11,7 +11,7 @@ from typing import Any
 from services.crawler.store import PageStore
 from services.crawler.urls import page_id
 from shared.settings import Settings
-from tests.conftest import SHARED, Docsite, RedisServer
+from tests.conftest import SHARED, Docsite, RedisServer, free_port
 
 PREFIX = "/en-us/defender-endpoint"
 ARTICLES: dict[str, dict] = json.loads((SHARED / "site" / "pages.json").read_text())
@@ -19,13 +19,16 @@ ARTICLES: dict[str, dict] = json.loads((SHARED / "site" / "pages.json").read_tex
 
 def site_settings(make_settings: Callable[..., Settings], site: Docsite,
                   redis: RedisServer | None = None, **crawl: Any) -> Settings:
-    """Settings for a fast crawl of `site` (no politeness gap unless asked), on the test Redis."""
+    """Settings for a fast crawl of `site` (no politeness gap unless asked), on the test Redis
+    or, without one, on no Redis at all (the crawl lock is then the file lock)."""
     values = {"sleep_between_requests_sec": 0, "retry_backoff_sec": 0.05,
               "request_timeout_sec": 5, **crawl}
     env: dict[str, Any] = {"crawl__base_url": site.base_url, "crawl__allowed_domain": site.domain}
     env.update({f"crawl__{key}": value for key, value in values.items()})
     if redis is not None:
         env.update(redis_port=redis.port, redis_password=redis.password)
+    else:  # a port nobody listens on: never a developer's Redis
+        env.update(redis_port=free_port())
     return make_settings(**env)
 
 
