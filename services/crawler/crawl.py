@@ -199,6 +199,9 @@ class Crawler:
                 self.active += 1
             try:
                 await self._visit(url, depth)
+            except Exception as error:  # a bug on one page must not end the crawl
+                log.exception("crawling %s failed", url)
+                self._save(outcome.crashed(url, self.store.by_url(url), self.crawl_id, error))
             finally:
                 async with self.wake:
                     self.active -= 1

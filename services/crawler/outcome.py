@@ -72,6 +72,14 @@ def skipped(stored: StoredPage, detail: str, crawl_id: str) -> Outcome:
     return Outcome(info, detail)
 
 
+def crashed(url: str, stored: StoredPage | None, crawl_id: str, error: Exception) -> Outcome:
+    """A page whose handling raised: failed, keeping what was stored, so the crawl goes on."""
+    base = stored.info if stored else PageInfo(id=page_id(url), url=url, state="failed")
+    message = f"internal error: {type(error).__name__}: {error}"
+    return Outcome(base.model_copy(update={"state": "failed", "crawl_id": crawl_id,
+                                           "error": message}), "error")
+
+
 def resolve_links(hrefs: list[str], base: str, strip: list[str]) -> list[str]:
     """Absolute normalised links, in page order, without repeats."""
     found = (normalise(href, base, strip) for href in hrefs)

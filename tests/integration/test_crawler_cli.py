@@ -1,4 +1,4 @@
-"""`mde crawl`, `mde pages`, `mde crawls` in-process, with Redis unreachable (the file lock only)."""
+"""`mde crawl`, `mde pages`, `mde crawls` in-process without Redis (the file lock only)."""
 
 from __future__ import annotations
 

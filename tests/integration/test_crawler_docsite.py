@@ -14,8 +14,15 @@ from services.crawler.store import PageStore
 from services.crawler.urls import page_id
 from shared.settings import Settings
 from tests.conftest import SHARED, RedisServer
-from tests.integration.crawler_kit import (ARTICLES, PREFIX, article_paths, article_url,
-                                           raw_files, site_settings, states)
+from tests.integration.crawler_kit import (
+    ARTICLES,
+    PREFIX,
+    article_paths,
+    article_url,
+    raw_files,
+    site_settings,
+    states,
+)
 
 TWO_DAYS = 2 * 86400
 
@@ -136,7 +143,7 @@ def test_politeness_gap_between_request_starts(
     result = run_crawl(settings)
     assert not result.complete and result.skipped["max_pages"] > 0  # the rest waits
     arrived = sorted(entry["arrived"] for entry in site.requests())
-    gaps = [b - a for a, b in zip(arrived, arrived[1:])]
+    gaps = [b - a for a, b in zip(arrived, arrived[1:], strict=False)]
     assert len(arrived) >= 10 and min(gaps) >= 0.19  # 10 ms for clocks and scheduling
 
 

@@ -11,7 +11,8 @@ PAGE = b"""<!DOCTYPE html><html lang="en-us"><head><meta charset="utf-8">
 <link rel="canonical" href="https://learn.microsoft.com/en-us/defender-endpoint/onboard">
 <link rel="alternate" hreflang="de-de" href="/de-de/defender-endpoint/onboard">
 </head><body><a href="#main">skip</a><a href="/en-us/defender-endpoint/a">A</a>
-<a href="b?view=x">B</a><a href="mailto:x@y">mail</a><a href="javascript:void(0)">js</a></body></html>"""
+<a href="b?view=x">B</a><a href="mailto:x@y">mail</a><a href="javascript:void(0)">js</a>
+</body></html>"""
 
 
 def test_parse_reads_title_canonical_and_links() -> None:

@@ -1,4 +1,4 @@
-"""The crawler's HTTP layer against httpx.MockTransport: faults the docsite cannot produce on cue."""
+"""The crawler's HTTP layer on httpx.MockTransport: faults the docsite cannot produce on cue."""
 
 from __future__ import annotations
 
@@ -225,5 +225,5 @@ def test_gate_keeps_the_gap_and_the_concurrency() -> None:
         return starts, peak
 
     starts, peak = asyncio.run(go())
-    gaps = [b - a for a, b in zip(starts, starts[1:])]
+    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
     assert peak <= 2 and min(gaps) >= 0.045

@@ -118,3 +118,12 @@ def test_error_fails_but_keeps_the_last_good_content() -> None:
 def test_empty_body_fails() -> None:
     result = classify(URL, None, ok(b"  "), "c1", NOW, [])
     assert (result.info.state, result.info.error) == ("failed", "empty body")
+
+
+def test_a_crash_on_one_page_fails_it_and_keeps_its_content() -> None:
+    from services.crawler.outcome import crashed
+
+    result = crashed(URL, stored(), "c2", ValueError("odd markup"))
+    assert result.info.state == "failed" and result.info.content_hash == "h1"
+    assert result.info.error == "internal error: ValueError: odd markup"
+    assert crashed(URL, None, "c2", ValueError("x")).info.content_hash is None
