@@ -109,7 +109,7 @@ def main() -> None:
     median = {key: statistics.median(run[key] for run in runs)
               for key in ("full_s", "pages_per_s", "recrawl_ratio", "revalidate_ratio")}
     print(f"delay {args.delay_ms} ms, gap {args.sleep} s, concurrency "
-          f"{Settings().crawl.concurrency}, {args.runs} run(s), medians: "
+          f"{load_settings().crawl.concurrency}, {args.runs} run(s), medians: "
           f"full crawl {median['full_s']} s ({median['pages_per_s']} pages/s); "
           f"unchanged re-crawl / full = {median['recrawl_ratio']} (goal <= 0.10); "
           f"revalidate-all / full = {median['revalidate_ratio']}")

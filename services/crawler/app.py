@@ -15,7 +15,7 @@ from services.crawler.store import PageStore
 from shared.errors import NotFound
 from shared.schemas import CrawlInfo, CrawlList, CrawlStarted, PageDetail, PageList, PageState
 from shared.service import TokenDep, create_service_app, redis_check
-from shared.settings import get_settings
+from shared.settings import Settings, get_settings
 
 HTML = "text/html; charset=utf-8"
 
@@ -29,8 +29,12 @@ def create_app() -> FastAPI:
     settings = get_settings()
     app = create_service_app("crawler", {"redis": redis_check(settings)})
     store = PageStore(settings)
-    ledger = CrawlLedger(store)
+    _page_routes(app, store)
+    _crawl_routes(app, CrawlLedger(store), settings)
+    return app
 
+
+def _page_routes(app: FastAPI, store: PageStore) -> None:
     @app.get("/pages", response_model=PageList)
     def list_pages(state: PageState | None = None,
                    q: Annotated[str | None, Query(max_length=200)] = None,
@@ -56,6 +60,8 @@ def create_app() -> FastAPI:
             raise NotFound(f"no stored HTML for page {page_id}")
         return Response(html, media_type=HTML)
 
+
+def _crawl_routes(app: FastAPI, ledger: CrawlLedger, settings: Settings) -> None:
     @app.get("/crawls", response_model=CrawlList)
     def list_crawls(limit: Annotated[int, Query(ge=1, le=200)] = 20,
                     offset: Annotated[int, Query(ge=0)] = 0) -> CrawlList:
@@ -78,5 +84,3 @@ def create_app() -> FastAPI:
         request = request or CrawlRequest()
         job_id = await asyncio.to_thread(enqueue_crawl, settings, request.full, request.max_pages)
         return JSONResponse(CrawlStarted(job_id=job_id).model_dump(), status_code=202)
-
-    return app

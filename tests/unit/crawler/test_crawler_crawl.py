@@ -1,4 +1,4 @@
-"""The crawl loop on a tiny MockTransport site: seeds, depth, robots failure, a crash on one page."""
+"""The crawl loop on a tiny MockTransport site: depth, robots failure, a crash on one page."""
 
 from __future__ import annotations
 
