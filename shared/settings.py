@@ -48,7 +48,8 @@ class CrawlSettings(BaseModel):
     max_backoff_sec: float = Field(30.0, ge=0)
     max_retry_after_sec: float = Field(120.0, ge=0)  # cap on a server's Retry-After
     max_redirects: int = Field(10, ge=0)
-    max_sitemaps: int = Field(50, ge=0)  # child sitemaps read from sitemap indexes
+    sitemap_urls: list[str] = []  # empty: those robots.txt names, plus /sitemap.xml
+    max_sitemaps: int = Field(50, ge=0)  # sitemap files read, indexes and children together
     max_sitemap_bytes: int = Field(50_000_000, ge=1024)
     lock_ttl_sec: float = Field(60.0, gt=0)  # the crawl lock expires this long after a dead holder
     job_timeout_sec: int = Field(6 * 3600, ge=60)

@@ -143,7 +143,7 @@ class Crawler:
         self.fetcher.set_gap(self.base, robots.crawl_delay)
         self.progress("robots", 1, 1)
         self.progress("sitemaps", 0, 1)
-        roots = robots.sitemaps + [urljoin(self.base, "/sitemap.xml")]
+        roots = self.crawl.sitemap_urls or robots.sitemaps + [urljoin(self.base, "/sitemap.xml")]
         entries = await collect(self._sitemap_bytes, roots, self.crawl.max_sitemaps,
                                 locale_of(self.scope.prefix), self.crawl.max_sitemap_bytes)
         for loc, lastmod in entries.items():

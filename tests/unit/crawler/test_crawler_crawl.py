@@ -20,9 +20,12 @@ PAGES = {"": ["a", "b"], "a": ["c"], "b": [], "c": []}  # slug -> linked slugs
 HTML = {"content-type": "text/html; charset=utf-8"}
 
 
-def site(robots_status: int = 200) -> httpx.MockTransport:
+def site(robots_status: int = 200, asked: list[str] | None = None) -> httpx.MockTransport:
     def handler(request: httpx.Request) -> httpx.Response:
         path = request.url.path
+        (asked if asked is not None else []).append(path)
+        if path == "/custom-sitemap.xml":
+            return httpx.Response(200, text=f"<urlset><url><loc>{BASE}/c</loc></url></urlset>")
         if path == "/robots.txt":
             return httpx.Response(robots_status, text="User-agent: *\nDisallow: /private/\n")
         slug = path.removeprefix(PREFIX).strip("/")
@@ -72,3 +75,12 @@ def test_a_crash_on_one_page_does_not_stop_the_crawl(tmp_path: Path,
     assert result.counts == {"new": 3, "failed": 1}
     failed = store.list_pages(state="failed").items[0]
     assert failed.url == f"{BASE}/b" and failed.error == "internal error: RuntimeError: odd page"
+
+
+def test_configured_sitemaps_replace_the_discovered_ones(tmp_path: Path) -> None:
+    asked: list[str] = []
+    settings = settings_for(tmp_path, max_depth=1,
+                            sitemap_urls=["http://docs.test/custom-sitemap.xml"])
+    result = Crawler(settings, PageStore(settings), transport=site(asked=asked)).run()
+    assert result.counts == {"new": 4}  # c is listed in the sitemap, so at depth 1
+    assert "/custom-sitemap.xml" in asked and "/sitemap.xml" not in asked
