@@ -1,44 +1,167 @@
-"""HTTP client for the UI: it only talks to the services' APIs, never to their internals."""
+"""HTTP client for the UI: it only talks to the services' APIs, never to their internals.
+
+UiError
+ ├── ServiceDown      the service did not answer at all (connection refused, timeout)
+ └── ServiceProblem   it answered with an error status (problem details: status, detail, code)
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
 from shared.settings import Settings
+from ui.markup import escape_md
+
+log = logging.getLogger(__name__)
+
+READ_TIMEOUT_SEC = 300.0  # longest silence between two SSE events (prefill of a long prompt)
+START_HINT = "start the stack with `make run`"
+LABELS = {"gateway": "gateway", "generation": "generation service", "retrieval": "retrieval service"}
 
 
-class ServiceDown(Exception):
+class UiError(Exception):
+    """Something the UI shows as a friendly message instead of a traceback."""
+
+    def markdown(self) -> str:
+        """The message as Markdown, with whatever a service said escaped."""
+        return escape_md(str(self))
+
+
+class ServiceDown(UiError):
     """A service did not answer; the message says which and how to start it."""
 
+    def markdown(self) -> str:
+        return str(self)  # made here from settings, not from a service's answer
 
-class ChatClient:
-    def __init__(self, settings: Settings) -> None:
+
+class ServiceProblem(UiError):
+    """A service answered with an error status."""
+
+    def __init__(self, service: str, status: int, detail: str, code: str = "",
+                 retry_after: int | None = None) -> None:
+        super().__init__(f"the {LABELS.get(service, service)} answered {status}: {detail}")
+        self.service, self.status, self.detail = service, status, detail
+        self.code, self.retry_after = code, retry_after
+
+    def markdown(self) -> str:
+        label = LABELS.get(self.service, self.service)
+        return f"The {label} answered {self.status}: {escape_md(self.detail)}"
+
+
+@dataclass
+class UpdateOutcome:
+    """What POST /update said: 202 with an id, 429 with a wait, 401 when a token is needed."""
+
+    status: int
+    update_id: str | None = None
+    detail: str = ""
+    retry_after: int | None = None
+
+
+def problem_of(service: str, response: httpx.Response) -> ServiceProblem:
+    """An error response as a ServiceProblem (RFC 9457 body when there is one)."""
+    detail, code = response.text[:300] or response.reason_phrase, ""
+    try:
+        body = response.json()
+        if isinstance(body, dict):
+            raw = body.get("detail", detail)
+            detail = raw if isinstance(raw, str) else json.dumps(raw)[:300]
+            code = str(body.get("type", "")).removeprefix("urn:mde:")
+    except ValueError:
+        pass
+    retry = response.headers.get("retry-after", "")
+    return ServiceProblem(service, response.status_code, detail, code,
+                          int(retry) if retry.isdigit() else None)
+
+
+class UiClient:
+    """One method per API call the UI makes; errors become ServiceDown or ServiceProblem."""
+
+    def __init__(self, settings: Settings, transport: httpx.BaseTransport | None = None,
+                 timeout: float = 5.0) -> None:
         self.settings = settings
+        self.http = httpx.Client(timeout=timeout, transport=transport)
+        self.urls = {name: settings.service_url(name) for name in LABELS}
 
-    def ready(self) -> dict[str, Any]:
+    def down(self, service: str, error: Exception) -> ServiceDown:
+        return ServiceDown(f"The {LABELS[service]} is not answering at `{self.urls[service]}` "
+                           f"({type(error).__name__}) — {START_HINT}.")
+
+    def call(self, service: str, method: str, path: str, accept: tuple[int, ...] = (),
+             **kwargs: Any) -> httpx.Response:
+        """One request; a non-2xx answer (unless accepted) raises ServiceProblem, none ServiceDown."""
         try:
-            return httpx.get(f"{self.settings.gateway_url}/ready", timeout=5).json()
+            response = self.http.request(method, self.urls[service] + path, **kwargs)
         except httpx.HTTPError as error:
-            raise ServiceDown(f"the gateway at {self.settings.gateway_url} is not answering "
-                              f"({type(error).__name__}); start the stack with `make run`") from None
+            raise self.down(service, error) from None
+        if not response.is_success and response.status_code not in accept:
+            raise problem_of(service, response)
+        return response
+
+    def get_json(self, service: str, path: str, accept: tuple[int, ...] = (),
+                 **params: Any) -> dict[str, Any]:
+        clean = {key: value for key, value in params.items() if value not in (None, "")}
+        try:
+            body = self.call(service, "GET", path, accept, params=clean).json()
+        except ValueError:
+            raise ServiceProblem(service, 502, f"{path} did not answer JSON") from None
+        return body if isinstance(body, dict) else {"items": body}
 
     def generate(self, payload: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
         """(event, data) pairs from the generation service's SSE stream."""
-        url = f"{self.settings.generation_url}/generate"
+        url = f"{self.urls['generation']}/generate"
+        timeout = httpx.Timeout(10, read=READ_TIMEOUT_SEC)
         try:
-            with httpx.stream("POST", url, json=payload, timeout=httpx.Timeout(10, read=300)) as response:
-                if response.status_code != 200:
+            with self.http.stream("POST", url, json=payload, timeout=timeout) as response:
+                if not response.is_success:
                     response.read()
-                    detail = response.json().get("detail", response.text)
-                    raise ServiceDown(f"generation answered {response.status_code}: {detail}")
+                    raise problem_of("generation", response)
                 yield from parse_sse(response.iter_lines())
         except httpx.HTTPError as error:
-            raise ServiceDown(f"the generation service at {self.settings.generation_url} is not "
-                              f"answering ({type(error).__name__})") from None
+            raise self.down("generation", error) from None
+
+    def model(self) -> dict[str, Any]:
+        return self.get_json("generation", "/model")
+
+    def collection(self) -> dict[str, Any]:
+        return self.get_json("retrieval", "/collection")
+
+    def ready(self) -> dict[str, Any]:
+        """The gateway's per-service readiness (its 503 body is still the breakdown)."""
+        return self.get_json("gateway", "/ready", accept=(503,))
+
+    def updates(self, limit: int = 10) -> dict[str, Any]:
+        return self.get_json("gateway", "/updates", limit=limit)
+
+    def update(self, update_id: str) -> dict[str, Any]:
+        return self.get_json("gateway", f"/update/{update_id}")
+
+    def jobs(self) -> dict[str, Any]:
+        return self.get_json("gateway", "/jobs")
+
+    def pages(self, state: str | None = None, q: str | None = None, limit: int = 50,
+              offset: int = 0) -> dict[str, Any]:
+        return self.get_json("gateway", "/pages", state=state, q=q, limit=limit, offset=offset)
+
+    def start_update(self, token: str = "", force: bool = False) -> UpdateOutcome:
+        """POST /update; 202, 401 and 429 come back as an outcome, other errors raise."""
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        params = {"force": "true"} if force else {}
+        try:
+            response = self.call("gateway", "POST", "/update", headers=headers, params=params)
+        except ServiceProblem as problem:
+            if problem.status in (401, 429):
+                return UpdateOutcome(problem.status, detail=problem.detail,
+                                     retry_after=problem.retry_after)
+            raise
+        body = response.json()
+        return UpdateOutcome(response.status_code, update_id=body.get("update_id"))
 
 
 def parse_sse(lines: Iterator[str]) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -47,11 +170,19 @@ def parse_sse(lines: Iterator[str]) -> Iterator[tuple[str, dict[str, Any]]]:
     for line in lines:
         if not line:
             if data:
-                yield event, json.loads("\n".join(data))
+                yield event, _decode("\n".join(data))
             event, data = "message", []
         elif line.startswith("event:"):
             event = line[6:].strip()
         elif line.startswith("data:"):
             data.append(line[5:].strip())
     if data:
-        yield event, json.loads("\n".join(data))
+        yield event, _decode("\n".join(data))
+
+
+def _decode(data: str) -> dict[str, Any]:
+    try:
+        value = json.loads(data)
+    except ValueError:
+        return {"text": data}
+    return value if isinstance(value, dict) else {"value": value}

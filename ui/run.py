@@ -9,6 +9,13 @@ from pathlib import Path
 from shared.settings import get_settings
 
 
+# a calm, Fluent-like light theme: Microsoft's blue for actions, white cards on a soft grey sidebar
+THEME = ("--theme.base", "light", "--theme.primaryColor", "#0F6CBD",
+         "--theme.secondaryBackgroundColor", "#F3F5F8", "--theme.textColor", "#1B1F24",
+         "--theme.borderColor", "#DDE2E8", "--theme.showSidebarBorder", "true",
+         "--theme.baseRadius", "medium")
+
+
 def main() -> None:
     settings = get_settings()
     app = Path(__file__).with_name("app.py")
@@ -19,6 +26,9 @@ def main() -> None:
         "--server.headless", "true",
         "--browser.gatherUsageStats", "false",
         "--logger.level", settings.log_level.lower(),
+        "--server.fileWatcherType", "none",
+        "--client.toolbarMode", "minimal",
+        *THEME,
     ]
     os.execv(sys.executable, args)
 

@@ -1,0 +1,83 @@
+"""Processes the UI tests talk to: a service API or the Streamlit server on a free port, stopped
+with its whole process group."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from shared.settings import PROJECT_ROOT
+from tests.conftest import free_port
+
+
+class Server:
+    """One subprocess serving HTTP on a free port (a service API, a stand-in, or Streamlit)."""
+
+    def __init__(self, name: str, command: list[str], env: dict[str, str], log: Path,
+                 port: int | None = None, health: str = "/health") -> None:
+        self.name, self.command, self.log, self.health = name, command, log, health
+        self.port = port or free_port()
+        self.env = {**os.environ, **env}
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 120.0) -> "Server":
+        command = [part.replace("{port}", str(self.port)) for part in self.command]
+        self.process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=self.env,
+                                        stdout=self.log.open("ab"), stderr=subprocess.STDOUT,
+                                        start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited:\n{self.log.read_text()[-3000:]}")
+            try:
+                if httpx.get(self.url + self.health, timeout=2).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        self.stop()
+        raise TimeoutError(f"{self.name} not up after {timeout}s:\n{self.log.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(5)
+
+
+def service(name: str, tmp: Path, **env: str) -> Server:
+    """`python -m shared.serve <name>` on a free port, with a temp DATA_DIR."""
+    port = free_port()
+    env = {"DATA_DIR": str(tmp / "data"), f"{name.upper()}_PORT": str(port), **env}
+    return Server(name, [sys.executable, "-m", "shared.serve", name], env, tmp / f"{name}.log",
+                  port=port, health="/ready")
+
+
+def standin(tmp: Path) -> Server:
+    """The generation + retrieval stand-in of tests/e2e/ui_standin.py."""
+    command = [sys.executable, "-m", "uvicorn", "tests.e2e.ui_standin:app", "--host", "127.0.0.1",
+               "--port", "{port}", "--log-level", "warning"]
+    return Server("standin", command, {}, tmp / "standin.log")
+
+
+def streamlit(tmp: Path, **urls: str) -> Server:
+    """The UI the way the Procfile starts it (`python -m ui.run`), pointed at the given services."""
+    port = free_port()
+    env = {"UI_PORT": str(port), "DATA_DIR": str(tmp / "data"),
+           **{f"{name.upper()}_URL": url for name, url in urls.items()}}
+    return Server("ui", [sys.executable, "-m", "ui.run"], env, tmp / "ui.log", port=port,
+                  health="/_stcore/health")
