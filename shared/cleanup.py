@@ -7,7 +7,8 @@ from pathlib import Path
 
 from shared.settings import Settings
 
-GENERATED = ("raw", "processed", "qdrant", "datasets", "models", "pages.sqlite", "urls.json",
+GENERATED = ("raw", "processed", "qdrant", "datasets", "models", "pages.sqlite", "pages.sqlite-wal",
+             "pages.sqlite-shm", "urls.json",
              "chunks.jsonl", "locks")
 
 
