@@ -105,7 +105,7 @@ class FinetuneSettings(BaseModel):
     lora_rank: int = Field(16, ge=1)
     lora_alpha: float = Field(32.0, gt=0)  # mlx-lm's LoRA scale is alpha / rank
     lora_dropout: float = Field(0.05, ge=0, lt=1)
-    learning_rate: float = Field(1e-4, gt=0)
+    learning_rate: float = Field(2e-4, gt=0)
     warmup_iters: int = Field(20, ge=0)  # linear warm-up, then cosine decay to 10 %
     iters: int = Field(300, ge=1)
     batch_size: int = Field(4, ge=1)

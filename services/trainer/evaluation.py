@@ -1,0 +1,121 @@
+"""Perplexity of a model on held-out docs pages and on a general-English sample (forgetting).
+
+Texts are joined with the end-of-sequence token and cut into equal windows, so every batch is full
+and the score does not depend on how the records happen to be batched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+class SampleMissing(FileNotFoundError):
+    """The general-English sample files are not installed."""
+
+
+@dataclass(frozen=True)
+class Sample:
+    name: str
+    windows: list[list[int]]
+
+    @property
+    def tokens(self) -> int:
+        return sum(len(w) for w in self.windows)
+
+    @property
+    def fingerprint(self) -> str:
+        return hashlib.sha256(json.dumps(self.windows).encode()).hexdigest()[:16]
+
+
+def general_texts(files: list[str]) -> list[str]:
+    """Entries of Debian's fortunes files (split on their `%` lines), in file order."""
+    missing = [f for f in files if not Path(f).is_file()]
+    if missing:
+        raise SampleMissing(f"general-English sample missing: {', '.join(missing)} "
+                            "(apt-get install fortunes-min, or set FINETUNE__GENERAL_TEXT_FILES)")
+    texts = []
+    for name in files:
+        body = Path(name).read_text(encoding="utf-8", errors="replace")
+        texts += [t.strip() for t in re.split(r"^%$", body, flags=re.MULTILINE) if t.strip()]
+    return texts
+
+
+def windows(texts: list[str], tokenizer: Any, window: int, max_tokens: int, name: str) -> Sample:
+    """Token windows of `window` tokens covering the texts, up to max_tokens in all."""
+    stream: list[int] = []
+    for text in texts:
+        stream += tokenizer.encode(text, add_special_tokens=False) + [tokenizer.eos_token_id]
+        if len(stream) >= max_tokens:
+            break
+    stream = stream[:max_tokens]
+    cut = [stream[i:i + window] for i in range(0, len(stream), window)]
+    return Sample(name, [w for w in cut if len(w) == window] or cut[:1])
+
+
+def perplexity(model: Any, sample: Sample, batch_size: int = 4,
+               on_batch: Callable[[int, int], None] | None = None) -> float:
+    """exp(mean next-token cross-entropy) over every window of the sample."""
+    import mlx.core as mx
+    import mlx.nn as nn
+
+    model.eval()
+    total, count = 0.0, 0
+    batches = [sample.windows[i:i + batch_size] for i in range(0, len(sample.windows), batch_size)]
+    for number, batch in enumerate(batches, start=1):
+        tokens = mx.array(batch)
+        logits = model(tokens[:, :-1])
+        loss = nn.losses.cross_entropy(logits.astype(mx.float32), tokens[:, 1:], reduction="sum")
+        total += loss.item()
+        count += tokens[:, 1:].size
+        if on_batch:
+            on_batch(number, len(batches))
+    mean = total / max(count, 1)
+    return math.exp(mean) if math.isfinite(mean) and mean < 700 else math.inf
+
+
+class EvalCache:
+    """Scores of fixed weights (the base model) on a fixed sample, kept across runs in one file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def _read(self) -> dict[str, float]:
+        try:
+            return json.loads(self.path.read_text())
+        except (FileNotFoundError, ValueError):
+            return {}
+
+    def get(self, key: str) -> float | None:
+        return self._read().get(key)
+
+    def put(self, key: str, value: float) -> None:
+        data = self._read()
+        data[key] = value
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(f".tmp-{os.getpid()}")
+        tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
+        os.replace(tmp, self.path)
+
+
+def cached_perplexity(cache: EvalCache, weights_id: str, model: Any, sample: Sample,
+                      batch_size: int) -> float:
+    """Perplexity of fixed weights, computed once per (weights, sample)."""
+    key = f"{weights_id}|{sample.name}|{sample.fingerprint}"
+    value = cache.get(key)
+    if value is None:
+        value = perplexity(model, sample, batch_size)
+        cache.put(key, value)
+    else:
+        log.info("reusing %s perplexity of %s: %.3f", sample.name, weights_id, value)
+    return value
