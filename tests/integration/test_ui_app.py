@@ -1,0 +1,152 @@
+"""The Streamlit UI in AppTest against real services: the generation service with the real model,
+and a real gateway with real RQ workers (stand-in stage functions, see gateway_stages.py)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from shared.settings import PROJECT_ROOT, Settings
+from tests.conftest import free_port
+from tests.integration import ui_kit
+from tests.integration.gateway_kit import Pipeline
+
+pytestmark = pytest.mark.slow
+
+APP = str(PROJECT_ROOT / "ui" / "app.py")
+QUESTION = "What is the capital of France?"
+
+
+@pytest.fixture(scope="module")
+def generation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ui_kit.Server]:
+    """The real generation service (real converted model) in its own process."""
+    server = ui_kit.service("generation", tmp_path_factory.mktemp("generation")).start(timeout=240)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def ui_settings(make_settings: Callable[..., Settings]) -> Callable[..., Settings]:
+    """Point the UI (which runs inside this process under AppTest) at the given services."""
+
+    def point(**urls: str) -> Settings:
+        dead = f"http://127.0.0.1:{free_port()}"  # nothing listens: a service that is not there
+        env = {"gateway_url": dead, "generation_url": dead, "retrieval_url": dead}
+        env.update(urls)
+        st.cache_data.clear()
+        return make_settings(**env, infer__max_new_tokens=16, infer__temperature=0)
+
+    yield point
+    st.cache_data.clear()
+
+
+def app(page: str | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=180).run()
+    if page:
+        at.switch_page(page).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def ask(at: AppTest, question: str, mode: str) -> AppTest:
+    at.segmented_control(key="mode").set_value(mode)
+    at.chat_input[0].set_value(question).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def answers(at: AppTest) -> list[str]:
+    return [str(block.markdown[0].value) for block in at.chat_message
+            if block.name == "assistant" and len(block.markdown)]
+
+
+def test_a_question_streams_an_answer_with_timings(ui_settings: Callable[..., Settings],
+                                                   generation: ui_kit.Server) -> None:
+    ui_settings(generation_url=generation.url)
+    at = ask(app(), QUESTION, "ft")
+    assert "Paris" in answers(at)[-1]
+    caption = " ".join(c.value for c in at.caption)
+    assert "first token" in caption and "tok/s" in caption and "ft" in caption
+    assert not at.error
+    assert "base weights" in " ".join(c.value for c in at.sidebar.caption)  # the model in use
+
+
+def test_mode_switch_changes_the_request(ui_settings: Callable[..., Settings],
+                                         generation: ui_kit.Server) -> None:
+    ui_settings(generation_url=generation.url)
+    at = ask(app(), QUESTION, "ft")
+    assert at.session_state["last_request"]["mode"] == "ft"
+    assert "top_k" not in at.session_state["last_request"]
+    ask(at, QUESTION, "rag")
+    request = at.session_state["last_request"]
+    assert request["mode"] == "rag" and request["top_k"] == 5
+    assert request["history"][0] == {"role": "user", "content": QUESTION}
+    said = " ".join([c.value for c in at.caption] + [e.value for e in at.error])
+    assert "rag" in said  # the service answered in rag mode, or said why it cannot yet
+
+
+def click_update(at: AppTest) -> AppTest:
+    next(b for b in at.button if b.label == "Update now").click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_update_button_shows_202_then_429(ui_settings: Callable[..., Settings],
+                                          make_pipeline: Callable[..., Pipeline]) -> None:
+    pipeline = make_pipeline()
+    (pipeline.stage_dir / "crawl.sleep").write_text("8")
+    ui_settings(gateway_url=pipeline.url(""))
+    at = click_update(app("pipeline.py"))
+    assert "202 Accepted" in at.success[0].value
+    update_id = at.session_state["watch_update"]
+    assert httpx.get(pipeline.url(f"/update/{update_id}"), timeout=5).json()["status"] == "running"
+    click_update(at)
+    assert "429 Too Many Requests" in at.warning[0].value
+    assert "is running" in at.warning[0].value
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and "step" not in " ".join(
+            p.text for p in at.get("progress")):
+        time.sleep(1)
+        at.run()
+    labels = [p.text for p in at.get("progress")]
+    assert len(labels) == 4 and labels[0].startswith("**Crawl**") and "step" in labels[0]
+
+
+def test_update_asks_for_the_token_when_one_is_required(
+        ui_settings: Callable[..., Settings], make_pipeline: Callable[..., Pipeline]) -> None:
+    pipeline = make_pipeline(UPDATE_TOKEN="s3cret")
+    ui_settings(gateway_url=pipeline.url(""))
+    at = click_update(app("pipeline.py"))
+    assert "401 Unauthorized" in at.error[0].value
+    at.text_input(key="update_token").set_value("wrong")
+    click_update(at)
+    assert "401 Unauthorized" in at.error[0].value
+    at.text_input(key="update_token").set_value("s3cret")
+    click_update(at)
+    assert "202 Accepted" in at.success[0].value
+
+
+def test_crawled_pages_and_services_without_a_crawler(
+        ui_settings: Callable[..., Settings], make_pipeline: Callable[..., Pipeline]) -> None:
+    pipeline = make_pipeline(CRAWLER_URL=f"http://127.0.0.1:{free_port()}")
+    ui_settings(gateway_url=pipeline.url(""))
+    at = app("pages.py")
+    assert "crawled-pages list is not available" in at.warning[0].value
+    assert "502" in at.warning[0].value
+
+
+def test_a_stopped_generation_service_gives_a_friendly_message(
+        ui_settings: Callable[..., Settings], generation: ui_kit.Server, tmp_path: Path) -> None:
+    ui_settings(generation_url=generation.url)
+    generation.stop()  # last in this module: the service is gone for good
+    at = ask(app(), QUESTION, "ft")
+    assert "The generation service is not answering" in at.error[0].value
+    assert "make run" in at.error[0].value
+    assert not at.exception
+
