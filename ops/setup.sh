@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
 VENV=.venv
-APT_PACKAGES="redis-server libopenblas0-pthread unzip fortunes-min"
+APT_PACKAGES="redis-server libopenblas0-pthread unzip fortunes-min chromium"
 
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 

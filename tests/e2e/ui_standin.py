@@ -54,8 +54,9 @@ async def events(body: dict[str, Any]) -> AsyncIterator[dict[str, str]]:
     yield {"event": "sources", "data": json.dumps({"sources": SOURCES})}
     pieces = ANSWER.split(" ")
     for i, piece in enumerate(pieces):
-        await asyncio.sleep(0.05)
-        yield {"event": "token", "data": json.dumps({"text": piece + (" " if i < len(pieces) - 1 else "")})}
+        await asyncio.sleep(0.08)
+        text = piece + (" " if i < len(pieces) - 1 else "")
+        yield {"event": "token", "data": json.dumps({"text": text})}
     done = {"text": ANSWER, "mode": body.get("mode") or "rag", "finish_reason": "stop",
             "usage": {"prompt_tokens": 900, "completion_tokens": len(pieces)},
             "timings": {"retrieval_ms": 42.0, "time_to_first_token_ms": 850.0,

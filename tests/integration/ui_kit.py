@@ -74,10 +74,10 @@ def standin(tmp: Path) -> Server:
     return Server("standin", command, {}, tmp / "standin.log")
 
 
-def streamlit(tmp: Path, **urls: str) -> Server:
+def streamlit(tmp: Path, env: dict[str, str] | None = None, **urls: str) -> Server:
     """The UI the way the Procfile starts it (`python -m ui.run`), pointed at the given services."""
     port = free_port()
-    env = {"UI_PORT": str(port), "DATA_DIR": str(tmp / "data"),
+    env = {"UI_PORT": str(port), "DATA_DIR": str(tmp / "data"), **(env or {}),
            **{f"{name.upper()}_URL": url for name, url in urls.items()}}
     return Server("ui", [sys.executable, "-m", "ui.run"], env, tmp / "ui.log", port=port,
                   health="/_stcore/health")
