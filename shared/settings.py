@@ -73,7 +73,7 @@ class IndexSettings(BaseModel):
     top_k: int = Field(5, ge=1, le=50)
     search_mode: Literal["dense", "sparse", "hybrid"] = "hybrid"
     # hybrid = dense + BM25 prefetches fused in Qdrant; defaults measured in docs/BENCHMARKS.md
-    fusion: Literal["rrf", "dbsf"] = "rrf"
+    fusion: Literal["rrf", "dbsf"] = "dbsf"
     fusion_weights: list[float] = [1.0, 1.0]  # dense, sparse (weighted RRF; ignored by DBSF)
     rrf_k: int = Field(60, ge=1)
     prefetch_limit: int = Field(50, ge=1)  # candidates each prefetch hands to the fusion

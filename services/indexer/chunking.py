@@ -16,7 +16,7 @@ from services.indexer.cleaning import Block, CleanPage, render_heading
 from shared.schemas import Chunk
 from shared.settings import ProcessingSettings
 
-CHUNKER_VERSION = 1  # part of the index settings hash: bump when chunks change for the same input
+CHUNKER_VERSION = 2  # part of the index settings hash: bump when chunks change for the same input
 SECTION_LEVELS = (2, 3)
 PATH_SEPARATOR = " › "
 SENTENCE_END = re.compile(r"(?<=[.!?:;])\s+(?=\S)")
@@ -263,7 +263,8 @@ def chunk_page(page: CleanPage, *, page_id: str, url: str, page_hash: str,
                      settings.chunk_overlap_chars)
         for text in texts:
             position = len(chunks)
-            embed_text = PATH_SEPARATOR.join(section.path) + "\n\n" + text
+            embed_text = "\n".join(filter(None, [PATH_SEPARATOR.join(section.path),
+                                                  page.description])) + "\n\n" + text
             chunks.append(Chunk(
                 id=point_id(url, position), page_id=page_id, url=url, title=page.title,
                 heading_path=section.path, anchor=section.anchor,

@@ -1,0 +1,149 @@
+"""Both stores behind one interface: Qdrant Edge in a temp dir and qdrant-client's local mode."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from qdrant_client import QdrantClient
+
+from services.retrieval.edge import EdgeStore
+from services.retrieval.remote import RemoteStore
+from services.retrieval.retriever import Retriever
+from services.retrieval.store import StoreLocked, VectorStore
+from shared.settings import IndexSettings
+from tests.unit.retrieval.fakes import CORPUS, DIM, WordEmbedder, make_chunk, points
+
+
+@pytest.fixture(params=["edge", "client"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[VectorStore]:
+    if request.param == "edge":
+        opened: VectorStore = EdgeStore(tmp_path / "qdrant" / "docs", "docs")
+    else:
+        opened = RemoteStore(QdrantClient(":memory:"), "docs", server=False)
+    yield opened
+    opened.close()
+
+
+def retriever(store: VectorStore, **settings: object) -> Retriever:
+    return Retriever(store, WordEmbedder(), IndexSettings(**settings))
+
+
+def fill(r: Retriever, build: str | None = None) -> None:
+    r.upsert(points([make_chunk(*row) for row in CORPUS]), build)
+
+
+def urls(response) -> list[str]:  # noqa: ANN001
+    return [hit.url.rsplit("/", 1)[-1] for hit in response.hits]
+
+
+def test_empty_index_says_so(store: VectorStore) -> None:
+    response = retriever(store).search("anything at all", 5, "hybrid")
+    assert response.hits == [] and response.index_empty is True
+    info = retriever(store).collection()
+    assert info.empty and info.points == 0
+
+
+@pytest.mark.parametrize("mode", ["dense", "sparse", "hybrid"])
+@pytest.mark.parametrize("fusion", ["rrf", "dbsf"])
+def test_each_mode_finds_verbatim_technical_tokens(store: VectorStore, mode: str,
+                                                  fusion: str) -> None:
+    r = retriever(store, fusion=fusion)
+    fill(r)
+    for query, expected in [("Set-MpPreference", "enable-controlled-folders"),
+                            ("0x80070005", "troubleshoot-onboarding"),
+                            ("mdatp exclusion folder add", "linux-exclusions")]:
+        response = r.search(query, 3, mode)
+        assert urls(response)[0] == expected, (mode, query, urls(response))
+        assert response.mode == mode and not response.index_empty
+
+
+def test_code_tokenizer_splits_camel_case_for_sparse_search(store: VectorStore) -> None:
+    r = retriever(store)
+    fill(r)
+    assert urls(r.search("enable controlled folder access", 1, "sparse")) == \
+        ["enable-controlled-folders"]
+
+
+def test_hits_carry_payload_fields(store: VectorStore) -> None:
+    r = retriever(store)
+    fill(r)
+    hit = r.search("tamper protection", 1, "hybrid").hits[0]
+    assert hit.title == "tamper-protection" and hit.anchor == "intro"
+    assert hit.heading_path == ["tamper-protection", "intro"] and hit.anchors == ["top", "intro"]
+    assert hit.chunk_id and hit.page_id == "id-tamper-protection" and hit.position == 0
+
+
+def test_rerun_upsert_never_duplicates(store: VectorStore) -> None:
+    r = retriever(store)
+    fill(r)
+    fill(r)
+    assert r.collection().points == len(CORPUS)
+
+
+def test_delete_by_url_page_id_and_stale_hash(store: VectorStore) -> None:
+    r = retriever(store)
+    fill(r)
+    r.upsert(points([make_chunk("linux-exclusions", 0, "new text", page_hash="h2")]))
+    assert r.delete(page_id="id-linux-exclusions", keep_page_hash="h2") == 1  # stale position 1
+    assert r.page_hashes()["id-linux-exclusions"] == "h2"
+    url = make_chunk("tamper-protection", 0, "").url
+    assert r.delete(url=url) == 1
+    assert "id-tamper-protection" not in r.page_hashes()
+    assert r.collection().points == len(CORPUS) - 2
+
+
+def test_build_is_invisible_until_published_then_replaces(store: VectorStore) -> None:
+    r = retriever(store)
+    fill(r)
+    build = r.start_build("hash-2", DIM)
+    r.upsert(points([make_chunk("new-page", 0, "brand new tamper article")]), build)
+    assert "new-page" not in urls(r.search("brand new tamper article", 5, "hybrid"))
+    assert build in r.collection().builds
+    r.publish(build)
+    info = r.collection()
+    assert info.points == 1 and info.settings_hash == "hash-2" and info.serving == build
+    assert urls(r.search("brand new tamper article", 5, "hybrid")) == ["new-page"]
+    assert info.builds == []
+
+
+def test_abort_drops_a_build(store: VectorStore) -> None:
+    r = retriever(store)
+    build = r.start_build("h", DIM)
+    r.abort(build)
+    assert build not in r.collection().builds
+    with pytest.raises(KeyError):
+        r.upsert(points([make_chunk("x", 0, "text")]), build)
+
+
+def test_scroll_pages_through_every_chunk(store: VectorStore) -> None:
+    r = retriever(store)
+    fill(r)
+    seen, offset = [], None
+    while True:
+        page = r.chunks(offset, 2)
+        seen += [c.id for c in page.items]
+        offset = page.next_offset
+        if offset is None:
+            break
+    assert sorted(seen) == sorted(make_chunk(*row).id for row in CORPUS)
+
+
+def test_edge_store_reopens_and_refuses_a_second_owner(tmp_path: Path) -> None:
+    root = tmp_path / "qdrant" / "docs"
+    first = EdgeStore(root, "docs")
+    fill(retriever(first))
+    with pytest.raises(StoreLocked):
+        EdgeStore(root, "docs")  # fault: a second process opens the embedded store
+    first.close()
+    again = EdgeStore(root, "docs")
+    assert retriever(again).collection().points == len(CORPUS)
+    again.close()
+
+
+def test_hits_per_page_cap(store: VectorStore) -> None:
+    r = retriever(store, max_hits_per_page=1)
+    fill(r)
+    found = urls(r.search("exclusion linux global scope", 5, "hybrid"))
+    assert found.count("linux-exclusions") == 1
