@@ -22,7 +22,7 @@ import qdrant_edge as qe
 
 from services.retrieval.store import (
     DENSE, SPARSE, Found, QueryPlan, ReadWriteLock, StoreInfo, StoredPoint, StoreLocked,
-    vector_config,
+    page_hash_pairs, vector_config,
 )
 from shared.pointer import read_pointer, write_pointer
 
@@ -196,8 +196,7 @@ class EdgeStore:
             while shard is not None:
                 records, offset = shard.scroll(qe.ScrollRequest(
                     offset=offset, limit=1000, with_payload=["page_id", "page_hash"]))
-                found.update({str(r.payload["page_id"]): str(r.payload["page_hash"])
-                              for r in records if r.payload and "page_id" in r.payload})
+                found.update(page_hash_pairs(r.payload for r in records))
                 if offset is None:
                     break
         return found

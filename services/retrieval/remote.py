@@ -16,7 +16,7 @@ from typing import Any
 from qdrant_client import QdrantClient, models
 
 from services.retrieval.store import (
-    DENSE, SPARSE, Found, QueryPlan, StoreInfo, StoredPoint, vector_config,
+    DENSE, SPARSE, Found, QueryPlan, StoreInfo, StoredPoint, page_hash_pairs, vector_config,
 )
 
 log = logging.getLogger(__name__)
@@ -145,8 +145,7 @@ class RemoteStore:
         while self._serving() is not None:
             records, offset = self.client.scroll(self.alias, limit=1000, offset=offset,
                                                  with_payload=["page_id", "page_hash"])
-            found.update({str(r.payload["page_id"]): str(r.payload["page_hash"])
-                          for r in records if r.payload and "page_id" in r.payload})
+            found.update(page_hash_pairs(r.payload for r in records))
             if offset is None:
                 break
         return found

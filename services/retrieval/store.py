@@ -11,7 +11,7 @@ alias) that replaces the serving one only when it is published.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -91,6 +91,11 @@ class VectorStore(Protocol):
 
 class StoreLocked(RuntimeError):
     """The embedded store is open in another process (the retrieval service)."""
+
+
+def page_hash_pairs(payloads: Iterable[dict[str, Any] | None]) -> dict[str, str]:
+    """page_id -> page_hash from point payloads (scrolled with just those two fields)."""
+    return {str(p["page_id"]): str(p["page_hash"]) for p in payloads if p and "page_id" in p}
 
 
 def vector_config(dim: int | None) -> dict[str, Any]:
