@@ -10,7 +10,7 @@ import streamlit as st
 
 from shared.settings import Settings, get_settings
 from ui.client import ServiceDown, UiClient, UiError
-from ui.markup import escape_md, safe_url
+from ui.markup import safe_url
 
 log = logging.getLogger(__name__)
 
@@ -49,11 +49,9 @@ def filters(totals: dict[str, int]) -> tuple[str | None, str]:
     options = ["all", *STATES]
     labels = {"all": f"All ({sum(totals.values()):,})",
               **{state: f"{state.capitalize()} ({totals.get(state, 0):,})" for state in STATES}}
-    left, right = st.columns([3, 2], vertical_alignment="bottom")
-    with left:
-        state = st.segmented_control("State", options, key="pages_state", default="all",
-                                     format_func=labels.__getitem__)
-    query = right.text_input("Search URL or title", key="pages_q", placeholder="e.g. linux")
+    state = st.segmented_control("State", options, key="pages_state", default="all",
+                                 format_func=labels.__getitem__)
+    query = st.text_input("Search URL or title", key="pages_q", placeholder="e.g. linux")
     return (None if state in (None, "all") else state), query.strip()
 
 
@@ -68,8 +66,10 @@ def pager(total: int) -> int:
 
 def pages_table(rows: list[dict[str, Any]], failed_only: bool) -> None:
     columns = {"url": st.column_config.LinkColumn("url", width="large"),
+               "title": st.column_config.TextColumn("title", width="medium"),
+               "why it failed": st.column_config.TextColumn("why it failed", width="large"),
                "fetched": st.column_config.DatetimeColumn("fetched", format="YYYY-MM-DD HH:mm")}
-    order = ["state", "HTTP", "why it failed", "url", "title", "fetched"] if failed_only else \
+    order = ["why it failed", "HTTP", "url", "title"] if failed_only else \
         ["title", "url", "state", "HTTP", "fetched", "why it failed"]
     st.dataframe(rows, hide_index=True, width="stretch", column_config=columns,
                  column_order=order)
@@ -77,20 +77,19 @@ def pages_table(rows: list[dict[str, Any]], failed_only: bool) -> None:
 
 def failures(client: UiClient) -> None:
     """The failed pages with their reasons, when the list is not already filtered to them."""
-    body = client.pages(state="failed", limit=20)
-    items = body.get("items") or []
-    if not items:
+    body = client.pages(state="failed", limit=PAGE_SIZE)
+    rows = page_rows(body.get("items") or [])
+    if not rows:
         return
-    st.subheader(f"Failures ({int(body.get('total') or len(items)):,})", anchor=False)
-    for item in items[:20]:
-        if isinstance(item, dict):
-            st.markdown(f"- {escape_md(item.get('url'))} — "
-                        f"{escape_md(str(item.get('error') or 'HTTP ' + str(item.get('status'))))}")
+    st.subheader(f"Failures ({int(body.get('total') or len(rows)):,})", anchor=False)
+    st.caption("Failed pages are fetched again by the next update; what is indexed stays as it was.")
+    pages_table(rows, failed_only=True)
 
 
 def main(settings: Settings | None = None) -> None:
     settings = settings or get_settings()
     client = UiClient(settings)
+    st.set_page_config(layout="wide")  # tables of URLs need the width
     st.title("Crawled pages", anchor=False)
     st.caption("What the crawler has stored: new and changed pages are (re)indexed, unchanged ones "
                "are kept, deleted ones are removed from the index, failed ones are retried.")

@@ -3,6 +3,7 @@ and a real gateway with real RQ workers (stand-in stage functions, see gateway_s
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,9 +14,10 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from shared.settings import PROJECT_ROOT, Settings
-from tests.conftest import free_port
+from tests.conftest import Docsite, free_port
 from tests.integration import ui_kit
 from tests.integration.gateway_kit import Pipeline
+from tests.integration.gateway_stages import STAGE_FUNCTIONS
 
 pytestmark = pytest.mark.slow
 
@@ -130,6 +132,30 @@ def test_update_asks_for_the_token_when_one_is_required(
     at.text_input(key="update_token").set_value("s3cret")
     click_update(at)
     assert "202 Accepted" in at.success[0].value
+
+
+def test_crawled_pages_with_their_failures(ui_settings: Callable[..., Settings],
+                                           make_pipeline: Callable[..., Pipeline],
+                                           docsite: Callable[..., Docsite]) -> None:
+    site = docsite("--limit", "6", "--fail-rate", "0.4", "--seed", "3")
+    crawler_port = free_port()
+    stages = {**STAGE_FUNCTIONS, "crawl": "services.crawler.jobs.crawl_site"}
+    pipeline = make_pipeline(
+        UPDATE__STAGE_FUNCTIONS=json.dumps(stages), CRAWLER_PORT=str(crawler_port),
+        CRAWLER_URL=f"http://127.0.0.1:{crawler_port}", CRAWL__BASE_URL=site.base_url,
+        CRAWL__ALLOWED_DOMAIN=site.domain, CRAWL__SLEEP_BETWEEN_REQUESTS_SEC="0",
+        CRAWL__MAX_RETRIES="0")
+    pipeline.spawn("crawler_api", "-m", "shared.serve", "crawler")
+    update = httpx.post(pipeline.url("/update"), json={"stages": ["crawl"]}, timeout=10).json()
+    assert pipeline.wait_for(update["update_id"], timeout=120)["status"] == "finished"
+    ui_settings(gateway_url=pipeline.url(""))
+    at = app("pages.py")
+    table = at.dataframe[0].value
+    assert len(table) >= 6 and set(table["state"]) <= {"new", "failed"}
+    failed = table[table["state"] == "failed"]
+    assert len(failed) and all(failed["why it failed"].str.len() > 0), table
+    at.segmented_control(key="pages_state").set_value("failed").run()
+    assert set(at.dataframe[0].value["state"]) == {"failed"}
 
 
 def test_crawled_pages_and_services_without_a_crawler(
