@@ -46,7 +46,8 @@ class _NoQueries:
 def process_command(
         html_dir: Optional[Path] = typer.Option(None, "--html-dir", help="chunk these *.html files "
                                                 "instead of the crawled pages"),
-        out: Optional[Path] = typer.Option(None, "--out", help="default DATA_DIR/chunks.jsonl")) -> None:
+        out: Optional[Path] = typer.Option(None, "--out", help="default "
+                                           "DATA_DIR/processed/chunks.jsonl")) -> None:
     """Clean and chunk pages into chunks.jsonl for inspection (nothing is embedded)."""
     from services.indexer.indexing import INDEXABLE, page_chunks
     from services.indexer.peers import StorePageSource
@@ -54,7 +55,7 @@ def process_command(
     from shared.settings import get_settings
 
     settings = get_settings()
-    out = out or settings.data_dir / "chunks.jsonl"
+    out = out or settings.data_dir / "processed" / "chunks.jsonl"
     if html_dir is not None:
         files = sorted(html_dir.glob("*.html"))
         items = [(PageInfo(id=f.stem, url=f.as_uri(), state="new"), f.read_text("utf-8", "replace"))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import asynccontextmanager
-from typing import Annotated, AsyncIterator
+from collections.abc import Callable
+from typing import Annotated, Any, AsyncIterator
 
 from fastapi import FastAPI, Query
 
@@ -48,13 +49,39 @@ def create_app() -> FastAPI:
         return (True, found.store.backend) if found else (False, "store opening")
 
     app = create_service_app("retrieval", {"store": store_open}, lifespan=lifespan)
-    token = TokenDep(settings)
 
     @app.post("/search", response_model=SearchResponse)
     def search(body: SearchRequest) -> SearchResponse:
         """Hits for a query; `index_empty` is true when nothing has been indexed yet."""
         return retriever().search(body.query, body.top_k, body.mode)
 
+    _read_routes(app, retriever)
+    _write_routes(app, retriever, TokenDep(settings))
+    return app
+
+
+def _read_routes(app: FastAPI, retriever: Callable[[], Retriever]) -> None:
+    @app.get("/collection", response_model=CollectionInfo)
+    def collection() -> CollectionInfo:
+        """Point count, alias, vector layout, settings hash, last update."""
+        return retriever().collection()
+
+    @app.get("/collection/pages")
+    def collection_pages() -> dict[str, dict[str, str]]:
+        """page_id -> page_hash of every indexed page (what an incremental index run compares)."""
+        return {"pages": retriever().page_hashes()}
+
+    @app.get("/chunks", response_model=ChunkPage)
+    def chunks(offset: str | None = None,
+               limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> ChunkPage:
+        """Stored chunks in id order; pass `next_offset` back as `offset` for the next page."""
+        try:
+            return retriever().chunks(offset, limit)
+        except ValueError:
+            raise BadRequest(f"offset: {offset!r} is not a point id from next_offset") from None
+
+
+def _write_routes(app: FastAPI, retriever: Callable[[], Retriever], token: Any) -> None:
     @app.put("/points", response_model=PointsWritten, dependencies=[token])
     def put_points(body: PointsUpsert) -> PointsWritten:
         """Write chunks with their dense vectors (BM25 vectors are computed here)."""
@@ -72,16 +99,6 @@ def create_app() -> FastAPI:
             raise BadRequest("url or page_id: one of them is required")
         return PointsDeleted(deleted=retriever().delete(url=url, page_id=page_id,
                                                         keep_page_hash=keep_page_hash, build=build))
-
-    @app.get("/collection", response_model=CollectionInfo)
-    def collection() -> CollectionInfo:
-        """Point count, alias, vector layout, settings hash, last update."""
-        return retriever().collection()
-
-    @app.get("/collection/pages")
-    def collection_pages() -> dict[str, dict[str, str]]:
-        """page_id -> page_hash of every indexed page (what an incremental index run compares)."""
-        return {"pages": retriever().page_hashes()}
 
     @app.post("/collection/builds", response_model=BuildInfo, status_code=201,
               dependencies=[token])
@@ -103,14 +120,3 @@ def create_app() -> FastAPI:
     def abort(build: str) -> None:
         """Drop an unpublished build."""
         retriever().abort(build)
-
-    @app.get("/chunks", response_model=ChunkPage)
-    def chunks(offset: str | None = None,
-               limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> ChunkPage:
-        """Stored chunks in id order; pass `next_offset` back as `offset` for the next page."""
-        try:
-            return retriever().chunks(offset, limit)
-        except ValueError:
-            raise BadRequest(f"offset: {offset!r} is not a point id from next_offset") from None
-
-    return app

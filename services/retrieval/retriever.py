@@ -87,7 +87,8 @@ class Retriever:
         return self.store.page_hashes()
 
     def chunks(self, offset: str | None, limit: int) -> ChunkPage:
-        payloads, following = self.store.scroll(offset, limit)
+        """A page of stored chunks; offset None, "" or "0" starts at the beginning."""
+        payloads, following = self.store.scroll(offset if offset not in ("", "0") else None, limit)
         items = [Chunk.model_validate(p) for p in payloads if "embed_text" in p]
         return ChunkPage(items=items, next_offset=following)
 
