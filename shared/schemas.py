@@ -38,6 +38,7 @@ class GenerateRequest(BaseModel):
 class Usage(BaseModel):
     prompt_tokens: int
     completion_tokens: int
+    cached_tokens: int = 0  # prompt tokens served from the system prompt's KV cache
 
 
 class Timings(BaseModel):
@@ -45,6 +46,19 @@ class Timings(BaseModel):
     time_to_first_token_ms: float
     tokens_per_sec: float
     total_ms: float
+    queue_ms: float = 0.0  # waiting for the model before prefill started
+
+
+class SourceRef(BaseModel):
+    """One numbered source of an answer: the `sources` event, `done` and /v1 responses."""
+
+    n: int
+    title: str
+    heading_path: list[str] = []
+    url: str  # url#anchor when the hit has an anchor
+    anchor: str | None = None
+    score: float
+    text: str = ""
 
 
 class WeightsInfo(BaseModel):
@@ -63,6 +77,10 @@ class GenerateDone(BaseModel):
     timings: Timings
     weights: WeightsInfo
     refused: bool = False
+    refusal_reason: str | None = None  # the evidence that decided a refusal
+    sources: list[SourceRef] = []
+    cited: list[int] = []  # source numbers the answer's text cites
+    index_empty: bool = False
 
 
 # --- crawler: the page store as the indexer and UI see it (GET /pages, GET /pages/{id}) ---

@@ -93,6 +93,7 @@ class ModelSettings(BaseModel):
     ft_system_prompt_file: str = str(PROJECT_ROOT / "configs" / "system_prompt_ft.txt")  # no sources
     blas_library: str = "auto"  # "auto" finds Debian's OpenBLAS on Linux; "none" keeps MLX's own
     prefill_step_size: int = Field(512, ge=16)
+    fast_kernels: bool = True  # polynomial-exp attention and SwiGLU on MLX's CPU (llama family)
 
 
 class FinetuneSettings(BaseModel):
@@ -152,6 +153,16 @@ class InferSettings(BaseModel):
     top_k: int = Field(5, ge=1, le=50)
     max_question_chars: int = Field(2000, ge=1)
     queue_size: int = Field(8, ge=1)
+    batch_size: int = Field(4, ge=1)  # requests on the same weights decoded together
+    prefix_cache: bool = True  # reuse the system prompt's KV cache
+    context_tokens: int = Field(1400, ge=64)  # budget for the numbered sources in a prompt
+    history_tokens: int = Field(512, ge=0)  # chat history kept, oldest turns dropped first
+    followup_max_words: int = Field(8, ge=0)  # shorter questions are retrieved with the previous one
+    source_min_ratio: float = Field(0.5, ge=0, le=1)  # hits below this share of the best are dropped
+    retrieval_timeout_sec: float = Field(15.0, gt=0)
+    # refusal (tuned on half of ../shared/eval/questions.jsonl, see docs/BENCHMARKS.md)
+    refusal_min_coverage: float = Field(0.5, ge=0, le=1)  # share of the question's rare terms found
+    refusal_min_score: float = Field(0.0)  # best hit's score (dense cosine) below this: refuse
 
 
 class AppSettings(BaseModel):

@@ -1,26 +1,42 @@
-"""Turn a question into prompt messages and a stream of answer events (sources, token..., done)."""
+"""Turn a question into a prompt (retrieval, sources, refusal) and a stream of answer events.
+
+Events, in order: `sources` (numbered hits), `token` (text pieces), `done` (GenerateDone).
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
-from functools import lru_cache
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
 
-from services.generation.engine import Engine, LoadedWeights, Sampling
+from services.generation import citations, prompting, refusal
+from services.generation.engine import Engine, Finished, Piece, Sampling
+from services.generation.retrieval import RetrievalClient
+from services.generation.weights import LoadedWeights
 from shared.errors import ServiceError
-from shared.schemas import GenerateDone, GenerateRequest, Mode, Timings, Usage
+from shared.schemas import GenerateDone, GenerateRequest, Mode, SourceRef, Timings, Usage
 from shared.settings import Settings
+
+NEAREST = 3  # pages listed with a refusal
 
 
 class Unprocessable(ServiceError):
     status, code = 422, "invalid_request"
 
 
-@lru_cache(maxsize=8)
-def read_prompt(path: str) -> str:
-    return Path(path).read_text(encoding="utf-8").strip()
+@dataclass
+class Prepared:
+    """Everything decided before generation starts."""
+
+    mode: Mode
+    weights: LoadedWeights
+    prompt: list[int] = field(default_factory=list)
+    prefix: tuple[int, ...] = ()
+    sources: list[SourceRef] = field(default_factory=list)
+    verdict: refusal.Verdict = field(default_factory=lambda: refusal.Verdict(False))
+    index_empty: bool = False
+    retrieval_ms: float = 0.0
 
 
 def check_limits(body: GenerateRequest, settings: Settings) -> None:
@@ -42,38 +58,104 @@ def sampling_for(body: GenerateRequest, settings: Settings) -> Sampling:
     )
 
 
-def build_messages(body: GenerateRequest, settings: Settings) -> list[dict[str, str]]:
-    """System prompt, then the chat history, then the question (no retrieved context: `ft`)."""
-    messages = [{"role": "system", "content": read_prompt(settings.model.ft_system_prompt_file)}]
-    messages += [{"role": turn.role, "content": turn.content} for turn in body.history]
-    messages.append({"role": "user", "content": body.question})
-    return messages
+def render(weights: LoadedWeights, messages: list[dict[str, str]]) -> tuple[list[int], tuple[int, ...]]:
+    """Prompt tokens, and the tokens of the system message alone (the cacheable prefix)."""
+    tokenizer = weights.tokenizer
+    prompt = tokenizer.apply_chat_template(messages, add_generation_prompt=True)
+    prefix = tokenizer.apply_chat_template(messages[:1], add_generation_prompt=False)
+    return list(prompt), tuple(prefix)
 
 
-async def answer_events(engine: Engine, weights: LoadedWeights, prompt: list[int],
-                        sampling: Sampling, mode: Mode) -> AsyncIterator[dict[str, Any]]:
-    """`sources` first, then one `token` event per text piece, then `done` with usage and timings."""
-    yield {"event": "sources", "data": {"sources": []}}
+async def prepare(body: GenerateRequest, engine: Engine, retrieval: RetrievalClient,
+                  settings: Settings) -> Prepared:
+    """Pick the weights, retrieve, decide on refusal and build the prompt."""
+    served = engine.ready()
+    mode = body.mode or served.default_mode(settings.app.mode)
+    weights = served.for_mode(mode)
+    tokenizer, infer = weights.tokenizer, settings.infer
+    history = prompting.trim_history(body.history, tokenizer, infer.history_tokens)
+    if mode == "ft":
+        system = prompting.read_prompt(settings.model.ft_system_prompt_file)
+        prompt, prefix = render(weights, prompting.plain_messages(system, history, body.question))
+        return Prepared(mode, weights, prompt, prefix)
     started = time.perf_counter()
-    first_token_at: float | None = None
+    query = prompting.retrieval_query(body.question, body.history, infer.followup_max_words)
+    found = await retrieval.search(query, body.top_k or infer.top_k)
+    evidence = await gather_evidence(body.question, found.hits, retrieval)
+    verdict = (refusal.Verdict(True, "index_empty") if found.index_empty
+               else refusal.decide(evidence, infer))
+    prepared = Prepared(mode, weights, verdict=verdict, index_empty=found.index_empty)
+    prepared.retrieval_ms = (time.perf_counter() - started) * 1000
+    if verdict.refused:
+        prepared.sources = citations.number_sources(found.hits[:NEAREST])
+        return prepared
+    hits = citations.select_hits(found.hits, infer.source_min_ratio)
+    texts = prompting.fit_sources(hits, tokenizer, infer.context_tokens)
+    prepared.sources = citations.number_sources(hits[:len(texts)], texts)
+    system = prompting.read_prompt(settings.model.system_prompt_file)
+    messages = prompting.rag_messages(system, hits, texts, history, body.question)
+    prepared.prompt, prepared.prefix = render(weights, messages)
+    return prepared
+
+
+async def gather_evidence(question: str, hits: list[Any], retrieval: RetrievalClient
+                          ) -> refusal.Evidence:
+    """Refusal evidence: content terms in the passages, and the missing ones in the whole index."""
+    terms = refusal.content_terms(question)
+    found = refusal.terms_in(terms, refusal.passage_text(hits))
+    evidence = refusal.Evidence(terms, found, top_score=max((h.score for h in hits), default=0.0))
+    missing = [term for term in terms if term not in found]
+    if missing:
+        present = await retrieval.found_terms(missing)
+        evidence.not_in_index = [term for term in missing if not present[term]]
+    return evidence
+
+
+def sources_event(prepared: Prepared) -> dict[str, Any]:
+    return {"event": "sources", "data": {"sources": [s.model_dump() for s in prepared.sources],
+                                         "index_empty": prepared.index_empty}}
+
+
+async def answer_events(engine: Engine, prepared: Prepared, sampling: Sampling
+                        ) -> AsyncIterator[dict[str, Any]]:
+    """`sources` first, then one `token` event per text piece, then `done` with usage and timings."""
+    yield sources_event(prepared)
+    started = time.perf_counter()
+    if prepared.verdict.refused:
+        text = refusal.refusal_text(prepared.sources, prepared.index_empty)
+        yield {"event": "token", "data": {"text": text}}
+        yield {"event": "done", "data": done_event(prepared, text, None, started).model_dump()}
+        return
+    guard = citations.UrlGuard(prepared.sources)
     pieces: list[str] = []
-    last: Any = None
-    async for response in engine.stream(weights, prompt, sampling):
-        last = response
-        if first_token_at is None:
-            first_token_at = time.perf_counter()
-        if response.text:
-            pieces.append(response.text)
-            yield {"event": "token", "data": {"text": response.text}}
-    ended = time.perf_counter()
-    first = first_token_at or ended
-    done = GenerateDone(
-        text="".join(pieces), mode=mode,
-        finish_reason=last.finish_reason if last else None,
-        usage=Usage(prompt_tokens=len(prompt), completion_tokens=last.generation_tokens if last else 0),
-        timings=Timings(time_to_first_token_ms=(first - started) * 1000,
-                        tokens_per_sec=last.generation_tps if last else 0.0,
-                        total_ms=(ended - started) * 1000),
-        weights=weights.info,
-    )
+    finished: Finished | None = None
+    async for item in engine.stream(prepared.weights, prepared.prompt, sampling, prepared.prefix):
+        if isinstance(item, Piece):
+            text = guard.feed(item.text)
+        else:
+            finished, text = item, guard.flush()
+        if text:
+            pieces.append(text)
+            yield {"event": "token", "data": {"text": text}}
+    done = done_event(prepared, "".join(pieces), finished, started)
     yield {"event": "done", "data": done.model_dump()}
+
+
+def done_event(prepared: Prepared, text: str, finished: Finished | None,
+               started: float) -> GenerateDone:
+    total = (time.perf_counter() - started) * 1000
+    return GenerateDone(
+        text=text, mode=prepared.mode,
+        finish_reason=finished.finish_reason if finished else ("refused" if prepared.verdict.refused
+                                                              else None),
+        usage=Usage(prompt_tokens=len(prepared.prompt),
+                    completion_tokens=finished.completion_tokens if finished else 0,
+                    cached_tokens=finished.cached_tokens if finished else 0),
+        timings=Timings(retrieval_ms=round(prepared.retrieval_ms, 1),
+                        time_to_first_token_ms=round(finished.ttft_ms if finished else 0.0, 1),
+                        tokens_per_sec=round(finished.tokens_per_sec if finished else 0.0, 2),
+                        total_ms=round(total + prepared.retrieval_ms, 1),
+                        queue_ms=round(finished.queue_ms if finished else 0.0, 1)),
+        weights=prepared.weights.info, refused=prepared.verdict.refused,
+        refusal_reason=prepared.verdict.reason, sources=prepared.sources,
+        cited=citations.cited(text, len(prepared.sources)), index_empty=prepared.index_empty)

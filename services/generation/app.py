@@ -1,8 +1,9 @@
-"""Generation service: POST /generate (SSE or JSON), GET /model."""
+"""Generation service: POST /generate (SSE or JSON), GET /model, POST /reload, /v1 (OpenAI)."""
 
 from __future__ import annotations
 
 import json
+import logging
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator
 
@@ -10,55 +11,70 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sse_starlette.sse import EventSourceResponse
 
-from services.generation.answer import (answer_events, build_messages, check_limits,
-                                        sampling_for)
+from services.generation.answer import answer_events, check_limits, prepare, sampling_for
 from services.generation.engine import Engine
-from shared.errors import NotReady
+from services.generation.openai_api import openai_router
+from services.generation.retrieval import RetrievalClient
+from services.generation.streaming import collect, error_event
 from shared.schemas import GenerateRequest
-from shared.service import create_service_app
+from shared.service import TokenDep, create_service_app
 from shared.settings import get_settings
+
+log = logging.getLogger(__name__)
 
 
 def create_app() -> FastAPI:
     settings = get_settings()
     engine = Engine(settings)
+    retrieval = RetrievalClient(settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await engine.start()
         yield
-        engine.executor.shutdown(wait=False, cancel_futures=True)
+        await engine.stop()
+        await retrieval.close()
 
     async def model_loaded() -> tuple[bool, str]:
-        return (True, engine.base.info.path) if engine.base else (False, "model loading")
+        weights = engine.weights
+        return (True, weights.base.info.path) if weights else (False, "model loading")
 
     app = create_service_app("generation", {"model": model_loaded}, lifespan=lifespan)
-    app.state.engine = engine
+    app.state.engine, app.state.retrieval = engine, retrieval
 
     @app.get("/model")
     async def model() -> dict[str, Any]:
-        """Which weights serve each mode."""
-        return {mode: engine.weights_for(mode).info.model_dump() for mode in ("rag", "ft", "rag_ft")}
+        """Which weights serve each mode, and the mode a request without one gets."""
+        served = engine.ready()
+        return {**served.describe(), "default_mode": served.default_mode(settings.app.mode)}
+
+    @app.post("/reload", dependencies=[TokenDep(settings)])
+    async def reload() -> dict[str, Any]:
+        """Load the published adapter (or merge) again; running answers finish on the old one."""
+        changed = await engine.reload()
+        return {"changed": changed, **(await model())}
 
     @app.post("/generate", responses={200: {"content": {"text/event-stream": {}}},
                                       503: {"description": "busy or not ready"}})
     async def generate(body: GenerateRequest, request: Request) -> Any:
         """Answer a question as Server-Sent Events (or JSON with Accept: application/json)."""
         check_limits(body, settings)
-        mode = body.mode or settings.app.mode
-        if mode != "ft":
-            raise NotReady(f"mode {mode} needs the retrieval service, which is not built yet; "
-                           "use mode ft")
-        weights = engine.weights_for(mode)
         engine.check_capacity()
-        prompt = engine.render_prompt(weights, build_messages(body, settings))
-        events = answer_events(engine, weights, prompt, sampling_for(body, settings), mode)
+        prepared = await prepare(body, engine, retrieval, settings)
+        events = answer_events(engine, prepared, sampling_for(body, settings))
         if "application/json" in request.headers.get("accept", ""):
-            async for event in events:
-                if event["event"] == "done":
-                    return JSONResponse(event["data"])
-        return EventSourceResponse(
-            ({"event": e["event"], "data": json.dumps(e["data"])} async for e in events),
-            ping=15)
+            return JSONResponse(await collect(events, request))
+        return EventSourceResponse(sse(events), ping=15)
 
+    app.include_router(openai_router(engine, retrieval, settings))
     return app
+
+
+async def sse(events: AsyncIterator[dict[str, Any]]) -> AsyncIterator[dict[str, str]]:
+    """Events as SSE; a failure after the stream started becomes an `error` event."""
+    try:
+        async for event in events:
+            yield {"event": event["event"], "data": json.dumps(event["data"])}
+    except Exception as error:  # noqa: BLE001 - the status line is already sent
+        log.exception("generation failed mid-stream")
+        yield {"event": "error", "data": json.dumps(error_event(error))}

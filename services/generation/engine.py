@@ -1,125 +1,162 @@
-"""The MLX model owner: loads weights once and runs every generation on one dedicated thread.
+"""The MLX model owner: every MLX call (loading, prefill, decoding) runs on one thread.
 
-MLX work must not interleave across threads, so all of it goes through a one-thread executor; the
-async side reads tokens from a queue, and a client that goes away sets a cancel flag that stops the
-decode loop at the next token.
+The thread takes requests from an inbox in arrival order and steps one batch per loaded weights; the
+async side reads events from a queue. A client that goes away sets a cancel flag that the thread
+honours at its next step. A reload loads the new weights on the thread, then swaps them in: requests
+already running finish on the weights they started with.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import queue
 import threading
-import time
-from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Future
 from typing import Any
 
+from services.generation.batching import Batch, Finished, Job, Piece, Sampling
+from services.generation.weights import (LoadedWeights, WeightSet, load_published, load_weights,
+                                         published)
 from shared.errors import Busy, NotReady
-from shared.mlx_runtime import use_fast_blas
-from shared.schemas import WeightsInfo
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 
-MODEL_HINT = "run `make setup` (it converts the default model into MODELS_DIR)"
-
-
-@dataclass
-class LoadedWeights:
-    model: Any
-    tokenizer: Any
-    info: WeightsInfo
-
-
-@dataclass
-class Sampling:
-    max_tokens: int
-    temperature: float
-    top_p: float
-
-
-def load_weights(path: str, kind: str = "base", version: str | None = None,
-                 adapter_path: str | None = None) -> LoadedWeights:
-    """Load an mlx-lm model (a folder or a hub id) and, optionally, a LoRA adapter."""
-    use_fast_blas()
-    from mlx_lm import load
-
-    if Path(path).is_absolute() and not Path(path).exists():
-        raise NotReady(f"model folder {path} does not exist: {MODEL_HINT}")
-    model, tokenizer = load(path, adapter_path=adapter_path)
-    info = WeightsInfo(kind=kind, version=version, path=adapter_path or path, loaded_at=time.time())  # type: ignore[arg-type]
-    log.info("loaded %s weights from %s", kind, info.path)
-    return LoadedWeights(model, tokenizer, info)
+__all__ = ["Engine", "Finished", "Piece", "Sampling"]
 
 
 class Engine:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlx")
-        self.base: LoadedWeights | None = None
+        self.weights: WeightSet | None = None
         self.pending = 0
+        self.inbox: queue.Queue[Any] = queue.Queue()
+        self.batches: dict[tuple[Any, ...], Batch] = {}
+        self.stopping = False
+        self.thread = threading.Thread(target=self._run, name="mlx", daemon=True)
+        self.reload_lock = asyncio.Lock()
+
+    # --- async side ---
 
     async def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        self.base = await loop.run_in_executor(self.executor, load_weights, self.settings.model.base_id)
+        """Start the MLX thread and load the base weights, then whatever is published."""
+        self.thread.start()
+        base = await self.call(load_weights, self.settings.model.base_id, "base", None, None,
+                               self.settings.model.fast_kernels)
+        self.weights = WeightSet(base)
+        await self.reload()
 
-    def weights_for(self, mode: str) -> LoadedWeights:
-        """Which weights serve a mode: base until an adapter or merge is published."""
-        if self.base is None:
+    async def stop(self) -> None:
+        self.stopping = True
+        self.inbox.put(None)
+        await asyncio.to_thread(self.thread.join, 30)
+
+    async def call(self, function: Callable[..., Any], *args: Any) -> Any:
+        """Run MLX work on the MLX thread and wait for its result."""
+        future: Future[Any] = Future()
+        self.inbox.put((function, args, future))
+        return await asyncio.wrap_future(future)
+
+    async def reload(self) -> bool:
+        """Load the published adapter or merge (if it changed) and swap it in; True if it changed."""
+        async with self.reload_lock:
+            current = self.ready()
+            found = published(self.settings)
+            serving = current.tuned.info if current.tuned else None
+            if found is None:
+                changed = serving is not None
+                tuned = None
+            elif serving and (serving.kind, serving.version) == (found.kind, found.version):
+                return False
+            else:
+                tuned = await self.call(load_published, self.settings, found)
+                changed = True
+            self.weights = WeightSet(current.base, tuned)
+            log.info("serving %s for ft and rag_ft", tuned.info.path if tuned else "the base weights")
+            return changed
+
+    def ready(self) -> WeightSet:
+        if self.weights is None:
             raise NotReady("the generation model is still loading", retry_after=5)
-        return self.base
-
-    def render_prompt(self, weights: LoadedWeights, messages: list[dict[str, str]]) -> list[int]:
-        return weights.tokenizer.apply_chat_template(messages, add_generation_prompt=True)
+        return self.weights
 
     def check_capacity(self) -> None:
         """503 + Retry-After before a response starts when the bounded queue is full."""
         if self.pending >= self.settings.infer.queue_size:
-            raise Busy(f"{self.pending} generations queued, the limit is "
+            raise Busy(f"{self.pending} generations in progress or queued, the limit is "
                        f"{self.settings.infer.queue_size}", retry_after=5)
 
-    async def stream(self, weights: LoadedWeights, prompt: list[int],
-                     sampling: Sampling) -> AsyncIterator[Any]:
-        """Yield mlx-lm GenerationResponse items; stops the MLX loop when the consumer leaves."""
+    async def stream(self, weights: LoadedWeights, prompt: list[int], sampling: Sampling,
+                     prefix: tuple[int, ...] = ()) -> AsyncIterator[Piece | Finished]:
+        """Pieces of text as tokens are decoded, then Finished; leaving early stops the work."""
         self.check_capacity()
         self.pending += 1
         loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[Any] = asyncio.Queue()
-        cancel = threading.Event()
-
-        def put(item: Any) -> None:
-            loop.call_soon_threadsafe(queue.put_nowait, item)
-
-        def work() -> None:
-            try:
-                for response in self._generate(weights, prompt, sampling):
-                    if cancel.is_set():
-                        log.info("generation cancelled by the client")
-                        break
-                    put(response)
-            except Exception as error:  # noqa: BLE001 - handed to the consumer
-                put(error)
-            finally:
-                put(None)
-
-        loop.run_in_executor(self.executor, work)
+        events: asyncio.Queue[Any] = asyncio.Queue()
+        job = Job(weights, prompt, sampling,
+                  lambda item: loop.call_soon_threadsafe(events.put_nowait, item), prefix)
+        self.inbox.put(job)
         try:
-            while (item := await queue.get()) is not None:
+            while True:
+                item = await events.get()
                 if isinstance(item, Exception):
                     raise item
                 yield item
+                if isinstance(item, Finished):
+                    return
         finally:
-            cancel.set()
+            job.cancel.set()
             self.pending -= 1
 
-    def _generate(self, weights: LoadedWeights, prompt: list[int], sampling: Sampling) -> Any:
-        from mlx_lm import stream_generate
-        from mlx_lm.sample_utils import make_sampler
+    # --- the MLX thread ---
 
-        sampler = make_sampler(temp=sampling.temperature, top_p=sampling.top_p)
-        return stream_generate(
-            weights.model, weights.tokenizer, prompt, max_tokens=sampling.max_tokens,
-            sampler=sampler, prefill_step_size=self.settings.model.prefill_step_size)
+    def _run(self) -> None:
+        while not self.stopping:
+            self._take(block=not self.batches)
+            for key, batch in list(self.batches.items()):
+                try:
+                    batch.step()
+                except Exception as error:  # noqa: BLE001 - handed to the waiting clients
+                    log.exception("generation failed")
+                    batch.fail(error)
+                if batch.idle:
+                    del self.batches[key]
+
+    def _take(self, block: bool) -> None:
+        """Everything in the inbox: requests join their weights' batch, calls run here."""
+        try:
+            item = self.inbox.get(block=block)
+        except queue.Empty:
+            return
+        while item is not None:
+            if isinstance(item, Job):
+                self._admit(item)
+            else:
+                self._execute(*item)
+            try:
+                item = self.inbox.get_nowait()
+            except queue.Empty:
+                return
+
+    def _admit(self, job: Job) -> None:
+        if job.cancel.is_set():
+            return
+        key = job.weights.key
+        if key not in self.batches:
+            infer = self.settings.infer
+            self.batches[key] = Batch(job.weights, infer.batch_size,
+                                      self.settings.model.prefill_step_size, infer.prefix_cache)
+        try:
+            self.batches[key].add(job)
+        except Exception as error:  # noqa: BLE001 - handed to the waiting client
+            log.exception("could not start a generation")
+            job.emit(error)
+
+    @staticmethod
+    def _execute(function: Callable[..., Any], args: tuple[Any, ...], future: Future[Any]) -> None:
+        try:
+            future.set_result(function(*args))
+        except BaseException as error:  # noqa: BLE001 - handed to the caller
+            future.set_exception(error)

@@ -1,0 +1,184 @@
+"""Batched decoding on the MLX thread: one mlx-lm BatchGenerator per loaded weights.
+
+Requests for the same weights join one batch and are decoded together; prompts are prefilled one at a
+time in `prefill_step_size` chunks between decode steps, in arrival order. The system prompt's KV
+cache is computed once per weights and handed to every prompt that starts with it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from services.generation.weights import LoadedWeights
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Sampling:
+    max_tokens: int
+    temperature: float
+    top_p: float
+
+
+@dataclass
+class Piece:
+    """Text decoded from one new token."""
+
+    text: str
+
+
+@dataclass
+class Finished:
+    """The end of one generation, with its counts and timings."""
+
+    finish_reason: str | None
+    prompt_tokens: int
+    cached_tokens: int
+    completion_tokens: int
+    queue_ms: float
+    ttft_ms: float
+    tokens_per_sec: float
+
+
+@dataclass
+class Job:
+    """One generation request inside the engine; `emit` hands events to the waiting client."""
+
+    weights: LoadedWeights
+    prompt: list[int]
+    sampling: Sampling
+    emit: Callable[[Any], None]
+    prefix: tuple[int, ...] = ()
+    cancel: threading.Event = field(default_factory=threading.Event)
+    submitted: float = field(default_factory=time.perf_counter)
+    started: float | None = None
+    first_token: float | None = None
+    tokens: int = 0
+    cached: int = 0
+    detokenizer: Any = None
+
+    def finish(self, reason: str | None) -> None:
+        now = time.perf_counter()
+        self.detokenizer.finalize()
+        if text := self.detokenizer.last_segment:  # reading it consumes it
+            self.emit(Piece(text))
+        first = self.first_token or now
+        started = self.started or self.submitted
+        decode = now - first
+        self.emit(Finished(reason, len(self.prompt), self.cached, self.tokens,
+                           (started - self.submitted) * 1000, (first - self.submitted) * 1000,
+                           (self.tokens - 1) / decode if self.tokens > 1 and decode > 0 else 0.0))
+
+
+class PrefixCache:
+    """KV caches of prompt prefixes (the system prompts) for one model."""
+
+    def __init__(self, model: Any, step: int) -> None:
+        self.model, self.step = model, step
+        self.caches: dict[tuple[int, ...], list[Any]] = {}
+
+    def lookup(self, prefix: tuple[int, ...], prompt: list[int]) -> tuple[list[Any] | None, int]:
+        """Copies of the prefix's cache and its length, when the prompt starts with the prefix."""
+        if len(prefix) < 2 or len(prompt) <= len(prefix) or tuple(prompt[:len(prefix)]) != prefix:
+            return None, 0
+        if prefix not in self.caches:
+            self.caches[prefix] = self._compute(prefix)
+        return [_copy(cache) for cache in self.caches[prefix]], len(prefix)
+
+    def _compute(self, tokens: tuple[int, ...]) -> list[Any]:
+        import mlx.core as mx
+        from mlx_lm.models.cache import make_prompt_cache
+
+        cache = make_prompt_cache(self.model)
+        for start in range(0, len(tokens), self.step):
+            self.model(mx.array(tokens[start:start + self.step])[None], cache=cache)
+            mx.eval([c.state for c in cache])
+        log.info("cached the KV of a %d-token prompt prefix", len(tokens))
+        return cache
+
+
+def _copy(cache: Any) -> Any:
+    """A KVCache holding the same keys and values, which later writes cannot reach."""
+    from mlx_lm.models.cache import KVCache
+
+    if not isinstance(cache, KVCache):
+        raise TypeError(f"prefix caching supports KVCache, not {type(cache).__name__}")
+    copy = KVCache()
+    copy.keys = cache.keys[..., :cache.offset, :]
+    copy.values = cache.values[..., :cache.offset, :]
+    copy.offset = cache.offset
+    return copy
+
+
+class Batch:
+    """The requests decoding on one set of weights."""
+
+    def __init__(self, weights: LoadedWeights, size: int, step: int, prefix_cache: bool) -> None:
+        from mlx_lm.generate import BatchGenerator
+
+        self.weights = weights
+        stops = [[token] for token in sorted(weights.tokenizer.eos_token_ids)]
+        self.generator = BatchGenerator(weights.model, stop_tokens=stops,
+                                        completion_batch_size=size, prefill_batch_size=1,
+                                        prefill_step_size=step)
+        if prefix_cache and weights.prefix is None:
+            weights.prefix = PrefixCache(weights.model, step)  # lives as long as the weights
+        self.prefixes: PrefixCache | None = weights.prefix if prefix_cache else None
+        self.jobs: dict[int, Job] = {}
+
+    @property
+    def idle(self) -> bool:
+        return not self.jobs
+
+    def add(self, job: Job) -> None:
+        from mlx_lm.sample_utils import make_sampler
+
+        cache, job.cached = (self.prefixes.lookup(job.prefix, job.prompt) if self.prefixes
+                             else (None, 0))
+        job.detokenizer = self.weights.tokenizer.detokenizer
+        sampler = make_sampler(temp=job.sampling.temperature, top_p=job.sampling.top_p)
+        [uid] = self.generator.insert([job.prompt[job.cached:]], max_tokens=[job.sampling.max_tokens],
+                                      caches=[cache] if cache else None, samplers=[sampler])
+        self.jobs[uid] = job
+
+    def step(self) -> None:
+        """Drop cancelled requests, then one prefill chunk and/or one decode step."""
+        gone = [uid for uid, job in self.jobs.items() if job.cancel.is_set()]
+        if gone:
+            self.generator.remove(gone)
+            for uid in gone:
+                del self.jobs[uid]
+            log.info("stopped %d generation(s): the client went away", len(gone))
+        if not self.jobs:
+            return
+        prompts, responses = self.generator.next()
+        now = time.perf_counter()
+        for progress in prompts:
+            job = self.jobs.get(progress.uid)
+            if job is not None and job.started is None:
+                job.started = now
+        for response in responses:
+            self._deliver(self.jobs[response.uid], response, now)
+
+    def _deliver(self, job: Job, response: Any, now: float) -> None:
+        if response.finish_reason != "stop":
+            job.tokens += 1
+            job.first_token = job.first_token or now
+            job.detokenizer.add_token(response.token)
+            if text := job.detokenizer.last_segment:
+                job.emit(Piece(text))
+        if response.finish_reason is not None:
+            del self.jobs[response.uid]
+            job.finish(response.finish_reason)
+
+    def fail(self, error: Exception) -> None:
+        """Hand an error to every request of this batch (the batch is dropped after)."""
+        for job in self.jobs.values():
+            job.emit(error)
+        self.jobs.clear()
