@@ -1,6 +1,7 @@
 """Training checkpoints: adapter weights, optimizer state, RNG and step, so a killed run resumes.
 
 mlx-lm saves only adapter weights; a resumed run also needs Adam's moments and the schedule's step.
+MLX's RNG state cannot be set back, so a resumed run reseeds dropout from (seed, step) instead.
 Each checkpoint is a folder `step-0000050` made complete in a temporary folder and renamed into place,
 so a kill mid-write leaves the previous checkpoint intact.
 """
@@ -41,9 +42,7 @@ def save(folder: Path, step: int, model: Any, optimizer: Any, extra: dict[str, A
     staging.mkdir()
     mx.save_safetensors(str(staging / "adapters.safetensors"),
                         dict(tree_flatten(model.trainable_parameters())))
-    state = dict(tree_flatten(optimizer.state))
-    state["__rng__"] = mx.random.state[0]
-    mx.save_safetensors(str(staging / "optimizer.safetensors"), state)
+    mx.save_safetensors(str(staging / "optimizer.safetensors"), dict(tree_flatten(optimizer.state)))
     (staging / "state.json").write_text(json.dumps({"step": step, **extra}))
     shutil.rmtree(final, ignore_errors=True)
     os.replace(staging, final)
@@ -73,12 +72,11 @@ def restore(path: Path, model: Any, optimizer: Any) -> int:
     model.load_weights(str(path / "adapters.safetensors"), strict=False)
     optimizer.init(model.trainable_parameters())
     for key, value in mx.load(str(path / "optimizer.safetensors")).items():
-        if key == "__rng__":
-            mx.random.state[0] = value
-        else:
-            _assign(optimizer.state, key, value)
+        _assign(optimizer.state, key, value)
     mx.eval(model.parameters(), optimizer.state)
-    step = int(json.loads((path / "state.json").read_text())["step"])
+    state = json.loads((path / "state.json").read_text())
+    step = int(state["step"])
+    mx.random.seed(int(state.get("seed", 0)) * 1_000_003 + step)
     log.info("resumed from checkpoint %s (step %d)", path, step)
     return step
 

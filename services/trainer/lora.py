@@ -221,7 +221,7 @@ def train_adapter(model: Any, train_set: list[tuple], valid_set: list[tuple], ft
     remaining = ft.iters - start
     reporter = Reporter(ft.iters, start, ft.checkpoint_every, ft.grad_accumulation, progress,
                         lambda step: checkpoint.save(run_dir / "checkpoints", step, model, optimizer,
-                                                     {"iters": ft.iters}))
+                                                     {"iters": ft.iters, "seed": ft.seed}))
     args = trainer.TrainingArgs(
         batch_size=ft.batch_size, iters=remaining, val_batches=ft.val_batches,
         steps_per_report=min(ft.steps_per_report, remaining), steps_per_eval=ft.steps_per_eval,

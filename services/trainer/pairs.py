@@ -8,7 +8,7 @@ from __future__ import annotations
 import random
 import re
 
-from shared.schemas import Chunk
+from shared.schemas import Chunk, SearchHit
 
 PATH_SEPARATOR = " › "
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9`\"'(\[])")
@@ -105,13 +105,14 @@ def summary(text: str, max_chars: int = 320) -> str:
 
 
 def rag_user_message(passages: list[Chunk], question: str, passage_chars: int) -> str:
-    """Numbered passages, then the question: the shape the `rag_ft` mode is trained on."""
-    blocks = []
-    for number, passage in enumerate(passages, start=1):
-        link = passage.url + (f"#{passage.anchor}" if passage.anchor else "")
-        heading = PATH_SEPARATOR.join(passage.heading_path)
-        blocks.append(f"[{number}] {heading} ({link})\n{clip(passage.text, passage_chars)}")
-    return "Sources:\n\n" + "\n\n".join(blocks) + f"\n\nQuestion: {question}"
+    """Numbered passages, the citing instruction, then the question: built by the generation
+    service's own prompt code, so `rag_ft` is trained on exactly the prompt it will be served."""
+    from services.generation.prompting import rag_messages
+
+    hits = [SearchHit(score=0.0, text=p.text, url=p.url, anchor=p.anchor, title=p.title,
+                      heading_path=p.heading_path, chunk_id=p.id) for p in passages]
+    texts = [clip(p.text, passage_chars) for p in passages]
+    return rag_messages("", hits, texts, [], question)[-1]["content"]
 
 
 def rag_pair(chunk: Chunk, question: str, distractors: list[Chunk], rng: random.Random,

@@ -50,7 +50,7 @@ def test_rag_pair_cites_the_number_of_the_gold_passage() -> None:
         user, answer = pairs.rag_pair(gold, "How?", others, random.Random(seed), 200)
         number = int(re.search(r"\[(\d)\]$", answer).group(1))  # type: ignore[union-attr]
         passage = user.split(f"[{number}] ", 1)[1]
-        assert passage.startswith("T › Tamper (https://learn.example/a#sec)")
+        assert passage.startswith("T > Tamper\nTurn on tamper protection")
         assert user.endswith("Question: How?")
 
 
