@@ -15,6 +15,7 @@ import json
 import logging
 import time
 from pathlib import Path
+from typing import Any
 
 from shared.logging import setup_logging
 from shared.schemas import Chunk
@@ -41,6 +42,19 @@ def docsite_chunks() -> list[Chunk]:
     return chunks
 
 
+def log_progress(every_sec: float = 30.0) -> Any:
+    """Progress into the log at most every `every_sec` (the bench has no bar)."""
+    last = 0.0
+
+    def report(stage: str, done: int, total: int, message: str = "", **counts: Any) -> None:
+        nonlocal last
+        if time.monotonic() - last >= every_sec or done == total:
+            last = time.monotonic()
+            log.info("%s %d/%d %s %s", stage, done, total, message, counts)
+
+    return report
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, help="also write the result JSON here")
@@ -55,7 +69,7 @@ def main() -> None:
     chunks = corpus.read_chunks_file(args.chunks) if args.chunks else docsite_chunks()
     info = build_dataset(chunks, settings)
     started = time.perf_counter()
-    result = training.finetune(settings, dataset=info, force=args.force)
+    result = training.finetune(settings, log_progress(), dataset=info, force=args.force)
     result["wall_seconds"] = round(time.perf_counter() - started, 1)
     result["chunks"], result["dataset_counts"] = len(chunks), info.counts
     text = json.dumps(result, indent=2, default=str)

@@ -71,7 +71,8 @@ def restore(path: Path, model: Any, optimizer: Any) -> int:
 
     model.load_weights(str(path / "adapters.safetensors"), strict=False)
     optimizer.init(model.trainable_parameters())
-    for key, value in mx.load(str(path / "optimizer.safetensors")).items():
+    saved: dict[str, Any] = mx.load(str(path / "optimizer.safetensors"))  # type: ignore[assignment]
+    for key, value in saved.items():
         _assign(optimizer.state, key, value)
     mx.eval(model.parameters(), optimizer.state)
     state = json.loads((path / "state.json").read_text())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -23,7 +23,7 @@ def _fail(command: str, error: Exception) -> None:
     raise typer.Exit(1) from None
 
 
-def _prepare(chunks: Optional[Path]) -> Any:
+def _prepare(chunks: Path | None) -> Any:
     from services.trainer.corpus import load_chunks
     from services.trainer.dataset import build_dataset
     from shared.settings import get_settings
@@ -33,7 +33,7 @@ def _prepare(chunks: Optional[Path]) -> Any:
 
 
 def prepare_dataset_command(
-        chunks: Optional[Path] = typer.Option(None, "--chunks", help="a chunks.jsonl (e.g. "
+        chunks: Path | None = typer.Option(None, "--chunks", help="a chunks.jsonl (e.g. "
                                               "data/processed/chunks.jsonl) instead of the "
                                               "retrieval service")) -> None:
     """Build the fine-tuning dataset from the indexed chunks."""
@@ -48,7 +48,7 @@ def prepare_dataset_command(
 
 
 def finetune_command(
-        chunks: Optional[Path] = typer.Option(None, "--chunks", help="rebuild the dataset from "
+        chunks: Path | None = typer.Option(None, "--chunks", help="rebuild the dataset from "
                                               "this chunks.jsonl first"),
         rebuild: bool = typer.Option(False, "--rebuild", help="rebuild the dataset from the "
                                      "retrieval service first"),
@@ -80,7 +80,7 @@ def finetune_command(
                       f"{metrics['tokens_per_sec']} tokens/s, {metrics['train_seconds']} s")
 
 
-def merge_command(version: Optional[str] = typer.Argument(None, help="adapter version (default: "
+def merge_command(version: str | None = typer.Argument(None, help="adapter version (default: "
                                                            "the published one)")) -> None:
     """Fuse the published adapter into standalone weights under merge.out_dir."""
     from services.trainer.merge import merge_adapter
@@ -103,9 +103,9 @@ def adapters_list() -> None:
 
     table = Table("", "version", "status", "held-out ppl", "base", "general ppl", "note")
     for row in list_versions(Path(get_settings().finetune.out_dir)):
-        number = lambda key: f"{row[key]:.2f}" if row.get(key) is not None else "-"  # noqa: E731
-        table.add_row("*" if row["current"] else "", row["version"], row["status"],
-                      number("heldout_ppl"), number("base_heldout_ppl"), number("general_ppl"),
+        numbers = [f"{row[k]:.2f}" if row.get(k) is not None else "-"
+                   for k in ("heldout_ppl", "base_heldout_ppl", "general_ppl")]
+        table.add_row("*" if row["current"] else "", row["version"], row["status"], *numbers,
                       row.get("rejected_reason") or "")
     console.print(table)
 
@@ -113,8 +113,7 @@ def adapters_list() -> None:
 @adapters_app.command("use")
 def adapters_use(version: str = typer.Argument(..., help="a version from `mde adapters list`")) -> None:
     """Point `current` at VERSION (rollback) and ask the generation service to reload."""
-    from services.trainer.publish import use_version
-    from services.trainer.publish import reload_generation
+    from services.trainer.publish import reload_generation, use_version
     from shared.settings import get_settings
 
     settings = get_settings()

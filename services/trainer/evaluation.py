@@ -67,7 +67,7 @@ def perplexity(model: Any, sample: Sample, batch_size: int = 4,
                on_batch: Callable[[int, int], None] | None = None) -> float:
     """exp(mean next-token cross-entropy) over every window of the sample."""
     import mlx.core as mx
-    import mlx.nn as nn
+    from mlx import nn
 
     model.eval()
     total, count = 0.0, 0
@@ -76,7 +76,7 @@ def perplexity(model: Any, sample: Sample, batch_size: int = 4,
         tokens = mx.array(batch)
         logits = model(tokens[:, :-1])
         loss = nn.losses.cross_entropy(logits.astype(mx.float32), tokens[:, 1:], reduction="sum")
-        total += loss.item()
+        total += float(loss.item())  # type: ignore[arg-type]
         count += tokens[:, 1:].size
         if on_batch:
             on_batch(number, len(batches))

@@ -13,7 +13,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from services.trainer import checkpoint
 from shared.mlx_runtime import use_fast_blas
@@ -47,7 +47,7 @@ def load_base(base_id: str, blas: str = "auto") -> tuple[Any, Any]:
     use_fast_blas(blas)
     from mlx_lm import load
 
-    return load(base_id)
+    return load(base_id)  # type: ignore[return-value]
 
 
 def lora_parameters(ft: FinetuneSettings) -> dict[str, float]:
@@ -153,10 +153,10 @@ class QuietUI:
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         pass
 
-    def __enter__(self) -> "QuietUI":
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         return None
 
     def __getattr__(self, name: str) -> Any:
@@ -228,13 +228,13 @@ def train_adapter(model: Any, train_set: list[tuple], valid_set: list[tuple], ft
         steps_per_save=ft.iters + 1, max_seq_length=ft.max_seq_length,
         adapter_file=str(run_dir / "adapters.safetensors"),
         grad_accumulation_steps=ft.grad_accumulation)
-    trainer.TrainUI = QuietUI  # see QuietUI
+    trainer.TrainUI = QuietUI  # type: ignore[misc,assignment]  # see QuietUI
     started = time.perf_counter()
     diverged = None
     if remaining > 0:
         try:
             trainer.train(model, optimizer, train_set, valid_set or None, args=args,
-                          iterate_batches=Batches(ft.seed, skip=start), training_callback=reporter)
+                          iterate_batches=Batches(ft.seed, skip=start), training_callback=reporter)  # type: ignore[arg-type]
         except Diverged as error:
             diverged = str(error)
             log.warning("%s: stopping early", error)

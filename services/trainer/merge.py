@@ -28,7 +28,8 @@ def fuse(base_id: str, adapter: Path, destination: Path) -> None:
     from mlx.utils import tree_unflatten
     from mlx_lm.utils import load, save
 
-    model, tokenizer, config = load(base_id, adapter_path=str(adapter), return_config=True)
+    model, tokenizer, config = load(base_id, adapter_path=str(adapter),  # type: ignore[misc]
+                                    return_config=True)
     fused = [(name, module.fuse()) for name, module in model.named_modules() if hasattr(module, "fuse")]
     if fused:
         model.update_modules(tree_unflatten(fused))

@@ -83,7 +83,7 @@ def current_score(sample: evaluation.Sample, settings: Settings) -> dict[str, An
     else:
         from mlx_lm import load
 
-        model, _ = load(settings.model.base_id, adapter_path=str(folder))
+        model = load(settings.model.base_id, adapter_path=str(folder))[0]
         value = evaluation.perplexity(model, sample, settings.finetune.batch_size)
     return {"current_version": folder.name, "current_heldout_ppl": value}
 

@@ -31,7 +31,7 @@ def tiny_model() -> Any:
 
 def train_steps(model: Any, optimizer: Any, steps: int) -> None:
     import mlx.core as mx
-    import mlx.nn as nn
+    from mlx import nn
     from mlx_lm.tuner.trainer import default_loss
 
     value_and_grad = nn.value_and_grad(model, default_loss)

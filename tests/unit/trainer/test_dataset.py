@@ -63,7 +63,7 @@ def test_a_page_is_in_one_split_and_keeps_it_as_the_corpus_grows(settings: Setti
 def test_duplicate_pages_and_records_are_dropped(settings: Settings) -> None:
     chunks = corpus_chunks(4)
     twin = [c.model_copy(update={"url": c.url + "-copy"}) for c in chunks if c.url == chunks[0].url]
-    records, pages, dropped = dataset.build_records(chunks + twin, settings)
+    _, pages, _ = dataset.build_records(chunks + twin, settings)
     assert sum(pages.values()) == 4  # the twin (same page_hash) is not a fifth page
     repeated = chunks + [chunks[1].model_copy(update={"id": "other", "position": 99})]
     _, _, dropped = dataset.build_records(repeated, settings)
