@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from redis import Redis
 from rq import Queue
 
@@ -17,6 +18,8 @@ from services.trainer import checkpoint, dataset
 from shared.settings import PROJECT_ROOT, Settings
 from tests.integration.test_trainer_training import TINY
 from tests.unit.trainer.corpus import corpus_chunks
+
+pytestmark = pytest.mark.slow  # trains the real SmolLM2 model
 
 SLOWER = TINY | {"finetune__iters": 12, "finetune__checkpoint_every": 2,
                  "finetune__max_general_ppl_increase": 10.0}

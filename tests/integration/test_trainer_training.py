@@ -18,6 +18,8 @@ from shared.pointer import read_pointer
 from shared.settings import Settings, get_settings
 from tests.unit.trainer.corpus import corpus_chunks
 
+pytestmark = pytest.mark.slow  # trains the real SmolLM2 model
+
 TINY = {"finetune__iters": 4, "finetune__batch_size": 2, "finetune__max_seq_length": 48,
         "finetune__num_layers": 1, "finetune__lora_rank": 4, "finetune__lora_alpha": 8,
         "finetune__learning_rate": 5e-4, "finetune__warmup_iters": 1,
