@@ -17,12 +17,18 @@ from services.trainer.dataset import current_dataset
 from shared.errors import NotFound
 from shared.pointer import read_pointer
 from shared.service import TokenDep, create_service_app, redis_check
-from shared.settings import get_settings
+from shared.settings import Settings, get_settings
 
 
 def create_app() -> FastAPI:
     settings = get_settings()
     app = create_service_app("trainer", {"redis": redis_check(settings)})
+    _adapter_routes(app, settings)
+    _training_routes(app, settings)
+    return app
+
+
+def _adapter_routes(app: FastAPI, settings: Settings) -> None:
     adapters = Path(settings.finetune.out_dir)
 
     @app.get("/adapters")
@@ -44,6 +50,10 @@ def create_app() -> FastAPI:
         publish.use_version(adapters, version)
         reloaded = await asyncio.to_thread(publish.reload_generation, settings)
         return {"current": version, "reloaded": reloaded}
+
+
+def _training_routes(app: FastAPI, settings: Settings) -> None:
+    adapters = Path(settings.finetune.out_dir)
 
     @app.get("/attempts")
     async def attempts(limit: int = Query(50, ge=1, le=500)) -> dict[str, Any]:
@@ -68,5 +78,3 @@ def create_app() -> FastAPI:
             found = checkpoint.latest(run / "checkpoints")
             items.append({"run_key": run.name, "checkpoint_step": found[0] if found else None})
         return {"items": items}
-
-    return app
