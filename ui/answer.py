@@ -51,6 +51,12 @@ class Answer:
     def refused(self) -> bool:
         return bool(self.done.get("refused"))
 
+    @property
+    def cited(self) -> set[int]:
+        """Source numbers the answer's text cites (as the service counted them)."""
+        numbers = self.done.get("cited") or []
+        return {n for n in numbers if isinstance(n, int)} if isinstance(numbers, list) else set()
+
 
 def _first(item: dict[str, Any], *keys: str) -> Any:
     for key in keys:

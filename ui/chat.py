@@ -41,7 +41,7 @@ def friendly(error: UiError) -> str:
     return error.markdown()
 
 
-def render_sources(sources: list[Source], heading: str) -> None:
+def render_sources(sources: list[Source], heading: str, cited: set[int]) -> None:
     """Numbered like the citations: link to url#anchor, heading path, and the passage on demand."""
     with st.container(border=True):
         st.markdown(f"**{heading}**")
@@ -51,6 +51,8 @@ def render_sources(sources: list[Source], heading: str) -> None:
                 line += f" · {escape_md(source.heading)}"
             if source.score is not None:
                 line += f" · :gray[score {source.score:.2f}]"
+            if source.number in cited:
+                line += " :blue-badge[cited]"
             st.markdown(line)
             if source.text:
                 with st.expander(f"Passage \\[{source.number}\\]"):
@@ -60,13 +62,16 @@ def render_sources(sources: list[Source], heading: str) -> None:
 def render_extras(answer: Answer) -> None:
     """Everything under an answer's text: refusal, empty index, sources, timings, error."""
     if answer.refused:
-        st.warning("**Not covered by the documentation.** These are the nearest pages.",
+        reason = answer.done.get("refusal_reason")
+        st.warning("**Not covered by the documentation.** These are the nearest pages."
+                   + (f"  \n:small[{escape_md(str(reason))}]" if reason else ""),
                    icon=":material/help:")
     if answer.index_empty:
         st.info(EMPTY_INDEX, icon=":material/inventory_2:")
         st.page_link("pipeline.py", label="Run an update", icon=":material/sync:")
     if answer.sources:
-        render_sources(answer.sources, "Nearest pages" if answer.refused else "Sources")
+        render_sources(answer.sources, "Nearest pages" if answer.refused else "Sources",
+                       answer.cited)
     if answer.done and (caption := timings_caption(answer.done)):
         st.caption(f":material/timer: {escape_md(caption)}")
     if answer.error:
@@ -76,6 +81,7 @@ def render_extras(answer: Answer) -> None:
 
 
 def render_history(messages: list[dict[str, Any]]) -> None:
+    """The conversation so far, each answer with its sources and timings."""
     for message in messages:
         with st.chat_message(message["role"], avatar=AVATARS[message["role"]]):
             if message["role"] == "user":
@@ -164,6 +170,7 @@ def welcome() -> None:
 
 
 def main(settings: Settings | None = None) -> None:
+    """The chat page."""
     settings = settings or get_settings()
     client = UiClient(settings)
     knobs = sidebar.render(client, settings)

@@ -22,7 +22,8 @@ log = logging.getLogger(__name__)
 
 READ_TIMEOUT_SEC = 300.0  # longest silence between two SSE events (prefill of a long prompt)
 START_HINT = "start the stack with `make run`"
-LABELS = {"gateway": "gateway", "generation": "generation service", "retrieval": "retrieval service"}
+LABELS = {"gateway": "gateway", "generation": "generation service",
+          "retrieval": "retrieval service"}
 
 
 class UiError(Exception):
@@ -90,12 +91,13 @@ class UiClient:
         self.urls = {name: settings.service_url(name) for name in LABELS}
 
     def down(self, service: str, error: Exception) -> ServiceDown:
+        """The friendly error for a service that did not answer."""
         return ServiceDown(f"The {LABELS[service]} is not answering at `{self.urls[service]}` "
                            f"({type(error).__name__}) — {START_HINT}.")
 
     def call(self, service: str, method: str, path: str, accept: tuple[int, ...] = (),
              **kwargs: Any) -> httpx.Response:
-        """One request; a non-2xx answer (unless accepted) raises ServiceProblem, none ServiceDown."""
+        """One request: a non-2xx (not accepted) raises ServiceProblem, no answer ServiceDown."""
         try:
             response = self.http.request(method, self.urls[service] + path, **kwargs)
         except httpx.HTTPError as error:
@@ -106,6 +108,7 @@ class UiClient:
 
     def get_json(self, service: str, path: str, accept: tuple[int, ...] = (),
                  **params: Any) -> dict[str, Any]:
+        """GET a JSON object (empty parameters left out)."""
         clean = {key: value for key, value in params.items() if value not in (None, "")}
         try:
             body = self.call(service, "GET", path, accept, params=clean).json()
@@ -166,7 +169,7 @@ class UiClient:
 
 def parse_sse(lines: Iterator[str]) -> Iterator[tuple[str, dict[str, Any]]]:
     """Minimal Server-Sent Events parser: `event:` + `data:` lines, blank line ends an event."""
-    event, data = "message", []
+    event, data = "message", list[str]()
     for line in lines:
         if not line:
             if data:

@@ -33,12 +33,13 @@ def page_rows(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if not isinstance(item, dict):
             continue
         fetched = item.get("fetched_at")
+        fetched = fetched if isinstance(fetched, (int, float)) else None
         rows.append({
             "title": str(item.get("title") or ""),
             "url": safe_url(item.get("canonical_url") or item.get("url")),
             "state": str(item.get("state") or ""),
             "HTTP": item.get("status"),
-            "fetched": datetime.fromtimestamp(fetched) if isinstance(fetched, (int, float)) else None,
+            "fetched": datetime.fromtimestamp(fetched) if fetched else None,
             "why it failed": str(item.get("error") or ""),
         })
     return rows
@@ -65,6 +66,7 @@ def pager(total: int) -> int:
 
 
 def pages_table(rows: list[dict[str, Any]], failed_only: bool) -> None:
+    """Pages as a grid (text cells, checked links); failures lead with their reason."""
     columns = {"url": st.column_config.LinkColumn("url", width="large"),
                "title": st.column_config.TextColumn("title", width="medium"),
                "why it failed": st.column_config.TextColumn("why it failed", width="large"),
@@ -82,11 +84,12 @@ def failures(client: UiClient) -> None:
     if not rows:
         return
     st.subheader(f"Failures ({int(body.get('total') or len(rows)):,})", anchor=False)
-    st.caption("Failed pages are fetched again by the next update; what is indexed stays as it was.")
+    st.caption("Failed pages are fetched again by the next update; the index keeps what it had.")
     pages_table(rows, failed_only=True)
 
 
 def main(settings: Settings | None = None) -> None:
+    """The crawled-pages page."""
     settings = settings or get_settings()
     client = UiClient(settings)
     st.set_page_config(layout="wide")  # tables of URLs need the width

@@ -1,4 +1,4 @@
-"""Pipeline page: the index, the Update button, the current or last update live, services, queues."""
+"""Pipeline page: the index, Update now, the current or last update live, services and queues."""
 
 from __future__ import annotations
 
@@ -57,7 +57,8 @@ def show_outcome(outcome: UpdateOutcome) -> None:
         st.success(f"**202 Accepted** — update `{escape_md(outcome.update_id)}` started.",
                    icon=":material/check_circle:")
     elif outcome.status == 429:
-        wait = f" Try again in {duration(float(outcome.retry_after))}." if outcome.retry_after else ""
+        wait = f" Try again in {duration(float(outcome.retry_after))}." if outcome.retry_after \
+            else ""
         st.warning(f"**429 Too Many Requests** — not started: {escape_md(outcome.detail)}.{wait}",
                    icon=":material/schedule:")
     elif outcome.status == 401:
@@ -146,6 +147,7 @@ def services_panel(client: UiClient, settings: Settings) -> None:
 
 
 def main(settings: Settings | None = None) -> None:
+    """The pipeline page."""
     settings = settings or get_settings()
     client = UiClient(settings)
     st.title("Pipeline", anchor=False)
@@ -153,8 +155,9 @@ def main(settings: Settings | None = None) -> None:
                "it learned it.")
     try:
         last, scheduler = current_update(client)
-    except ServiceDown as error:
+    except ServiceDown as error:  # updates need the gateway; the index figures do not
         st.error(error.markdown(), icon=":material/cloud_off:")
+        index_metrics(client, settings, None, {})
         return
     except UiError as error:
         st.warning(error.markdown())

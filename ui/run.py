@@ -8,7 +8,6 @@ from pathlib import Path
 
 from shared.settings import get_settings
 
-
 # a calm, Fluent-like light theme: Microsoft's blue for actions, white cards on a soft grey sidebar
 THEME = ("--theme.base", "light", "--theme.primaryColor", "#0F6CBD",
          "--theme.secondaryBackgroundColor", "#F3F5F8", "--theme.textColor", "#1B1F24",

@@ -84,7 +84,8 @@ def model_panel(model: dict[str, Any], error: str | None, mode: str) -> None:
     if error:
         st.caption(error)
         return
-    weights = model.get(mode) if isinstance(model.get(mode), dict) else {}
+    found = model.get(mode)
+    weights: dict[str, Any] = found if isinstance(found, dict) else {}
     label = weights_label(weights) or "unknown weights"
     path = str(weights.get("path") or "").rstrip("/").rsplit("/", 1)[-1]
     st.caption(f"{escape_md(MODE_LABELS[mode])} → **{escape_md(label)}**"
@@ -97,6 +98,7 @@ def model_panel(model: dict[str, Any], error: str | None, mode: str) -> None:
 
 
 def format_metric(value: Any) -> str:
+    """A metric value, three significant digits for floats."""
     if isinstance(value, float):
         return f"{value:.3g}"
     return escape_md(str(value))

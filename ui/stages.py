@@ -62,6 +62,7 @@ def _count_text(key: str, value: float) -> str:
 
 
 def stage_elapsed(stage: dict[str, Any], now: float | None = None) -> float | None:
+    """Seconds the stage has run (so far, while it runs)."""
     started = _number(stage.get("started_at"))
     if started is None:
         return None
@@ -87,6 +88,7 @@ def stage_label(stage: dict[str, Any]) -> str:
 
 
 def render_stage(stage: dict[str, Any]) -> None:
+    """One stage: its progress bar, its counts, and its error if it failed."""
     st.progress(fraction(stage), text=stage_label(stage))
     if counts := stage_counts(stage):
         st.caption(" · ".join(_count_text(key, value) for key, value in counts))
@@ -133,6 +135,5 @@ def updates_table(items: list[dict[str, Any]]) -> None:
                                for s in stages if isinstance(s, dict)),
             "error": str(item.get("error") or ""),
         })
-    started = st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")
-    st.dataframe(rows, hide_index=True, width="stretch",
-                 column_config={"started": started})
+    when = st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")
+    st.dataframe(rows, hide_index=True, width="stretch", column_config={"started": when})

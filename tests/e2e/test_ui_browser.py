@@ -106,17 +106,20 @@ def test_streamed_answer_with_numbered_sources(page: Page, dialogs: list[str],
     screenshot(page, "ui-chat.png")
 
 
-def test_real_model_answer(page: Page, tmp_path: Path) -> None:
-    generation = ui_kit.service("generation", tmp_path).start(timeout=240)
-    ui = ui_kit.streamlit(tmp_path, env={"INFER__MAX_NEW_TOKENS": "24"},
-                          generation=generation.url).start()
-    try:
-        page.goto(ui.url)
-        page.get_by_test_id("stSidebar").get_by_text("Fine-tuned", exact=True).click()
-        ask(page, "What is the capital of France?")
-        page.get_by_text("tok/s").wait_for()
-        assert "Paris" in answer_text(page)
-        screenshot(page, "ui-chat-real-model.png")
-    finally:
-        ui.stop()
-        generation.stop()
+def test_real_services_answer_with_sources(page: Page, tmp_path: Path) -> None:
+    with ui_kit.rag_services(tmp_path) as (retrieval, generation):
+        ui = ui_kit.streamlit(tmp_path, env={"INFER__MAX_NEW_TOKENS": "32"},
+                              generation=generation.url, retrieval=retrieval.url).start()
+        try:
+            page.goto(ui.url)
+            ask(page, "How do I add an antivirus exclusion on Linux?")
+            page.get_by_text("tok/s").wait_for()
+            shown = answer_text(page)
+            assert "Sources" in shown and "retrieval" in shown
+            link = page.get_by_test_id("stChatMessage").nth(1).get_by_role("link").first
+            href = link.get_attribute("href") or ""
+            assert href.startswith("https://learn.example/en-us/defender-endpoint/"), href
+            assert "#" in href  # url#anchor: the section, not just the page
+            screenshot(page, "ui-chat-real-services.png")
+        finally:
+            ui.stop()

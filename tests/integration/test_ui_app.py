@@ -18,6 +18,7 @@ from tests.conftest import Docsite, free_port
 from tests.integration import ui_kit
 from tests.integration.gateway_kit import Pipeline
 from tests.integration.gateway_stages import STAGE_FUNCTIONS
+from tests.unit.retrieval.fakes import CORPUS, make_chunk, points
 
 pytestmark = pytest.mark.slow
 
@@ -26,11 +27,19 @@ QUESTION = "What is the capital of France?"
 
 
 @pytest.fixture(scope="module")
-def generation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ui_kit.Server]:
-    """The real generation service (real converted model) in its own process."""
-    server = ui_kit.service("generation", tmp_path_factory.mktemp("generation")).start(timeout=240)
-    yield server
-    server.stop()
+def rag(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ui_kit.Server, ui_kit.Server]]:
+    """(retrieval, generation): the real services, real model, over a small real index."""
+    with ui_kit.rag_services(tmp_path_factory.mktemp("rag")) as services:
+        yield services
+
+
+@pytest.fixture
+def generation(rag: tuple[ui_kit.Server, ui_kit.Server],
+               ui_settings: Callable[..., Settings]) -> ui_kit.Server:
+    """The UI pointed at the real retrieval and generation services."""
+    retrieval, generation = rag
+    ui_settings(generation_url=generation.url, retrieval_url=retrieval.url)
+    return generation
 
 
 @pytest.fixture
@@ -68,9 +77,7 @@ def answers(at: AppTest) -> list[str]:
             if block.name == "assistant" and len(block.markdown)]
 
 
-def test_a_question_streams_an_answer_with_timings(ui_settings: Callable[..., Settings],
-                                                   generation: ui_kit.Server) -> None:
-    ui_settings(generation_url=generation.url)
+def test_a_question_streams_an_answer_with_timings(generation: ui_kit.Server) -> None:
     at = ask(app(), QUESTION, "ft")
     assert "Paris" in answers(at)[-1]
     caption = " ".join(c.value for c in at.caption)
@@ -79,9 +86,7 @@ def test_a_question_streams_an_answer_with_timings(ui_settings: Callable[..., Se
     assert "base weights" in " ".join(c.value for c in at.sidebar.caption)  # the model in use
 
 
-def test_mode_switch_changes_the_request(ui_settings: Callable[..., Settings],
-                                         generation: ui_kit.Server) -> None:
-    ui_settings(generation_url=generation.url)
+def test_mode_switch_changes_the_request(generation: ui_kit.Server) -> None:
     at = ask(app(), QUESTION, "ft")
     assert at.session_state["last_request"]["mode"] == "ft"
     assert "top_k" not in at.session_state["last_request"]
@@ -89,8 +94,38 @@ def test_mode_switch_changes_the_request(ui_settings: Callable[..., Settings],
     request = at.session_state["last_request"]
     assert request["mode"] == "rag" and request["top_k"] == 5
     assert request["history"][0] == {"role": "user", "content": QUESTION}
-    said = " ".join([c.value for c in at.caption] + [e.value for e in at.error])
-    assert "rag" in said  # the service answered in rag mode, or said why it cannot yet
+    captions = [c.value for c in at.caption if "first token" in c.value]
+    assert " · ft · " in captions[0] and " · rag · " in captions[1]  # as the service answered
+    assert "retrieval" in captions[1] and "retrieval" not in captions[0]
+
+
+def test_index_size_and_an_empty_index_from_the_retrieval_service(
+        ui_settings: Callable[..., Settings], tmp_path: Path) -> None:
+    retrieval = ui_kit.service("retrieval", tmp_path).start()
+    try:
+        ui_settings(retrieval_url=retrieval.url)
+        at = app()
+        assert at.info[0].value == "The index is empty — run an update."
+        chunks = [make_chunk(*row) for row in CORPUS[:3]]
+        body = {"points": [p.model_dump() for p in points(chunks)]}
+        httpx.put(f"{retrieval.url}/points", json=body, timeout=30).raise_for_status()
+        st.cache_data.clear()
+        at = app()
+        assert not at.info
+        assert any(c.value.startswith("3 passages · updated just now") for c in at.sidebar.caption)
+        at.switch_page("pipeline.py").run()
+        assert at.metric[0].value == "3"
+    finally:
+        retrieval.stop()
+
+
+def test_a_rag_answer_cites_numbered_sources(generation: ui_kit.Server) -> None:
+    at = ask(app(), "How do I add an antivirus exclusion on Linux?", "rag")
+    shown = "\n".join(str(m.value) for m in at.markdown)
+    assert "**\\[1\\]** [" in shown
+    assert "(https://learn.example/en-us/defender-endpoint/linux-exclusions#" in shown
+    assert any("mdatp exclusion" in str(t.value) for t in at.text)  # the passage
+    assert "retrieval" in " ".join(c.value for c in at.caption)
 
 
 def click_update(at: AppTest) -> AppTest:
@@ -167,9 +202,7 @@ def test_crawled_pages_and_services_without_a_crawler(
     assert "502" in at.warning[0].value
 
 
-def test_a_stopped_generation_service_gives_a_friendly_message(
-        ui_settings: Callable[..., Settings], generation: ui_kit.Server, tmp_path: Path) -> None:
-    ui_settings(generation_url=generation.url)
+def test_a_stopped_generation_service_gives_a_friendly_message(generation: ui_kit.Server) -> None:
     generation.stop()  # last in this module: the service is gone for good
     at = ask(app(), QUESTION, "ft")
     assert "The generation service is not answering" in at.error[0].value

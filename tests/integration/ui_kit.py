@@ -8,6 +8,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -81,3 +83,30 @@ def streamlit(tmp: Path, env: dict[str, str] | None = None, **urls: str) -> Serv
            **{f"{name.upper()}_URL": url for name, url in urls.items()}}
     return Server("ui", [sys.executable, "-m", "ui.run"], env, tmp / "ui.log", port=port,
                   health="/_stcore/health")
+
+
+def index_corpus(retrieval_url: str) -> None:
+    """A small index: the retrieval fakes' corpus, embedded with the real embedding model."""
+    from services.embedding.client import LocalEmbedder
+    from shared.schemas import PointIn
+    from shared.settings import load_settings
+    from tests.unit.retrieval.fakes import CORPUS, make_chunk
+
+    chunks = [make_chunk(*row) for row in CORPUS]
+    vectors = LocalEmbedder(load_settings()).embed([chunk.embed_text for chunk in chunks])
+    body = {"points": [PointIn(chunk=c, vector=v).model_dump() for c, v in zip(chunks, vectors)]}
+    httpx.put(f"{retrieval_url}/points", json=body, timeout=60).raise_for_status()
+
+
+@contextmanager
+def rag_services(tmp: Path) -> Iterator[tuple[Server, Server]]:
+    """(retrieval, generation): the real services over a small real index, for answers in rag."""
+    retrieval = service("retrieval", tmp, INDEX__QUERY_EMBEDDER="local").start()
+    generation = service("generation", tmp, RETRIEVAL_URL=retrieval.url)
+    try:
+        index_corpus(retrieval.url)
+        generation.start(timeout=240)
+        yield retrieval, generation
+    finally:
+        generation.stop()
+        retrieval.stop()

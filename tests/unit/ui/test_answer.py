@@ -20,7 +20,8 @@ def test_sources_are_numbered_and_linked_to_their_anchor() -> None:
 
 def test_missing_fields_never_raise() -> None:
     source = source_from({}, 3)
-    assert (source.number, source.title, source.link, source.heading) == (4, "Untitled page", None, "")
+    assert (source.number, source.title, source.link, source.heading) == (
+        4, "Untitled page", None, "")
     assert source_from({"heading_path": "Page > Section", "number": "x"}, 0).heading == "Section"
     assert sources_from({"sources": "nonsense"}) == []
     assert sources_from({"value": [{"title": "T"}, 5]})[0].title == "T"
@@ -29,7 +30,8 @@ def test_missing_fields_never_raise() -> None:
 
 def test_timings_caption() -> None:
     done = {"mode": "rag", "usage": {"completion_tokens": 37},
-            "timings": {"retrieval_ms": 41.2, "time_to_first_token_ms": 912, "tokens_per_sec": 14.24},
+            "timings": {"retrieval_ms": 41.2, "time_to_first_token_ms": 912,
+                        "tokens_per_sec": 14.24},
             "weights": {"kind": "adapter", "version": "20250101-1"}}
     assert timings_caption(done) == ("retrieval 41 ms · first token 912 ms · 14.2 tok/s · "
                                      "37 tokens · rag · adapter 20250101-1")

@@ -78,7 +78,8 @@ def test_problem_markdown_escapes_the_detail() -> None:
 
 @pytest.mark.parametrize(("response", "status", "update_id", "retry_after"), [
     (httpx.Response(202, json={"update_id": "abc", "status_url": "/update/abc"}), 202, "abc", None),
-    (problem(429, "too_many_requests", "update x is running", **{"Retry-After": "120"}), 429, None, 120),
+    (problem(429, "too_many_requests", "update x is running", **{"Retry-After": "120"}),
+     429, None, 120),
     (problem(401, "unauthorized", "needs a token"), 401, None, None),
 ])
 def test_start_update_outcomes(response: httpx.Response, status: int, update_id: str | None,
@@ -90,7 +91,8 @@ def test_start_update_outcomes(response: httpx.Response, status: int, update_id:
         return response
 
     outcome = client(handler).start_update(token="s3cret", force=True)
-    assert (outcome.status, outcome.update_id, outcome.retry_after) == (status, update_id, retry_after)
+    assert (outcome.status, outcome.update_id, outcome.retry_after) == (
+        status, update_id, retry_after)
     assert sent[0].headers["authorization"] == "Bearer s3cret"
     assert sent[0].url.params["force"] == "true"
 

@@ -42,7 +42,8 @@ def test_md_link_escapes_the_label_and_the_parentheses() -> None:
 
 
 def test_answer_escaping_leaves_code_alone() -> None:
-    text = "Run `mdatp <health>` then see $HOME & <b>this</b>\n```\nGet-MpComputerStatus | Select $x\n```\n!"
+    text = ("Run `mdatp <health>` then see $HOME & <b>this</b>\n"
+            "```\nGet-MpComputerStatus | Select $x\n```\n!")
     escaped = escape_answer(text)
     assert "`mdatp <health>`" in escaped
     assert "Get-MpComputerStatus | Select $x" in escaped

@@ -22,7 +22,8 @@ SOURCE = {"n": 1, "title": "Onboard <b>Linux</b>", "heading_path": ["Onboard", "
 DONE = {"text": "Use the script [1].", "mode": "rag", "finish_reason": "stop",
         "usage": {"prompt_tokens": 10, "completion_tokens": 5},
         "timings": {"retrieval_ms": 40, "time_to_first_token_ms": 800, "tokens_per_sec": 12.5,
-                    "total_ms": 1000}, "weights": {"kind": "base", "path": "/m", "loaded_at": 1.0}}
+                    "total_ms": 1000}, "weights": {"kind": "base", "path": "/m", "loaded_at": 1.0},
+        "cited": [1]}
 
 
 def sse(*events: tuple[str, dict[str, Any]]) -> httpx.Response:
@@ -40,8 +41,8 @@ class FakeServices:
                            "rag_ft": {"kind": "base"}, "default_mode": "rag"},
             "GET /collection": {"points": 120, "empty": False, "updated_at": 1.0},
             "POST /generate": sse(("sources", {"sources": [SOURCE]}),
-                                  ("token", {"text": "Use the script "}), ("token", {"text": "[1]."}),
-                                  ("done", DONE)),
+                                  ("token", {"text": "Use the script "}),
+                                  ("token", {"text": "[1]."}), ("done", DONE)),
             "GET /updates": {"items": [], "scheduler": {"enabled": True}},
         }
 
@@ -90,6 +91,7 @@ def test_answer_with_sources_timings_and_hostile_text_shown_as_text(services: Fa
     shown = markdown(at)
     assert "Use the script [1]." in shown
     assert r"**\[1\]** [Onboard \<b\>Linux\</b\>](https://learn.test/linux#deploy)" in shown
+    assert ":blue-badge[cited]" in shown
     assert "<script>" not in shown and "<b>" not in shown
     assert [text.value for text in at.text] == [HOSTILE]  # the passage, verbatim as plain text
     assert any("first token 800 ms" in c.value and "12.5 tok/s" in c.value for c in at.caption)
@@ -100,9 +102,11 @@ def test_answer_with_sources_timings_and_hostile_text_shown_as_text(services: Fa
 def test_refused_answer_lists_the_nearest_pages(services: FakeServices) -> None:
     services.routes["POST /generate"] = sse(("sources", {"sources": [SOURCE]}),
                                             ("token", {"text": "Not covered."}),
-                                            ("done", {**DONE, "refused": True}))
+                                            ("done", {**DONE, "refused": True, "cited": [],
+                                                      "refusal_reason": "no_term_overlap"}))
     at = ask("What is the weather?")
     assert "Not covered by the documentation" in at.warning[0].value
+    assert r"no\_term\_overlap" in at.warning[0].value
     assert "**Nearest pages**" in markdown(at)
 
 
@@ -134,7 +138,8 @@ def test_ft_mode_sends_no_top_k(services: FakeServices) -> None:
                     headers={"Retry-After": "5"}), "busy: 8 queued. Try again in 5 s."),
     (httpx.Response(409, json={"type": "urn:mde:index_empty", "detail": "empty"}),
      "The index is empty — run an update."),
-    (httpx.Response(422, json={"detail": "question: too long"}), "not accepted: question: too long"),
+    (httpx.Response(422, json={"detail": "question: too long"}),
+     "not accepted: question: too long"),
 ])
 def test_generation_errors_are_friendly(services: FakeServices, response: httpx.Response,
                                         message: str) -> None:
