@@ -65,17 +65,23 @@ def _first(item: dict[str, Any], *keys: str) -> Any:
     return None
 
 
-def _number(value: Any, default: int) -> int:
+def as_int(value: Any, default: int = 0) -> int:
+    """A count from a service, or the default when it is missing or not a number."""
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return default
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    """An object from a service, or {} when it is something else."""
+    return value if isinstance(value, dict) else {}
 
 
 def _float(value: Any) -> float | None:
     try:
         return float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
 
 
@@ -84,9 +90,11 @@ def source_from(item: dict[str, Any], position: int) -> Source:
     path = item.get("heading_path") or []
     if isinstance(path, str):
         path = [part.strip() for part in path.replace("›", ">").split(">")]
+    elif not isinstance(path, list):
+        path = []
     title = str(_first(item, "title", "page_title") or "")
     return Source(
-        number=_number(_first(item, "n", "number", "index", "citation"), position + 1),
+        number=as_int(_first(item, "n", "number", "index", "citation"), position + 1),
         title=title or (path[0] if path else "Untitled page"),
         heading_path=[str(part) for part in path],
         url=_first(item, "url", "link", "href"),
@@ -106,7 +114,7 @@ def sources_from(data: dict[str, Any]) -> list[Source]:
 
 def timings_caption(done: dict[str, Any]) -> str:
     """`retrieval 41 ms · first token 0.9 s · 14.2 tok/s · 37 tokens · rag · adapter v3`."""
-    timings = done.get("timings") or {}
+    timings = as_dict(done.get("timings"))
     parts = []
     if (retrieval := _float(timings.get("retrieval_ms"))) is not None and done.get("mode") != "ft":
         parts.append(f"retrieval {retrieval:.0f} ms")
@@ -114,7 +122,7 @@ def timings_caption(done: dict[str, Any]) -> str:
         parts.append(f"first token {duration(first / 1000)}")
     if (speed := _float(timings.get("tokens_per_sec"))) is not None:
         parts.append(f"{speed:.1f} tok/s")
-    tokens = (done.get("usage") or {}).get("completion_tokens")
+    tokens = as_dict(done.get("usage")).get("completion_tokens")
     if tokens is not None:
         parts.append(f"{tokens} tokens")
     if done.get("mode"):
@@ -146,11 +154,12 @@ def duration(seconds: float | None) -> str:
     return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60)} min"
 
 
-def ago(timestamp: float | None, now: float | None = None) -> str:
+def ago(timestamp: Any, now: float | None = None) -> str:
     """`just now`, `5 min ago`, `3 h ago`, `2 days ago`, `never`."""
-    if not timestamp:
+    moment = _float(timestamp)
+    if not moment:
         return "never"
-    seconds = (now or time.time()) - float(timestamp)
+    seconds = (now or time.time()) - moment
     if seconds < 0:
         return "in " + duration(-seconds)
     if seconds < 60:

@@ -10,7 +10,7 @@ import streamlit as st
 
 from shared.settings import Settings, get_settings
 from ui import sidebar
-from ui.answer import Answer, Source, sources_from, timings_caption
+from ui.answer import Answer, Source, as_int, sources_from, timings_caption
 from ui.client import ServiceProblem, UiClient, UiError
 from ui.markup import AnswerEscaper, escape_answer, escape_md, md_link
 
@@ -109,7 +109,7 @@ def tokens(client: UiClient, payload: dict[str, Any], answer: Answer) -> Iterato
             answer.index_empty = answer.index_empty or bool(data.get("index_empty"))
         elif event == "error":
             detail = str(data.get("detail") or data.get("text") or "the answer stopped")
-            raise ServiceProblem("generation", int(data.get("status") or 500), detail,
+            raise ServiceProblem("generation", as_int(data.get("status"), 500), detail,
                                  str(data.get("code") or ""))
     yield escaper.flush()
 

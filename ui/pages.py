@@ -9,6 +9,7 @@ from typing import Any
 import streamlit as st
 
 from shared.settings import Settings, get_settings
+from ui.answer import as_int
 from ui.client import ServiceDown, UiClient, UiError
 from ui.markup import safe_url
 
@@ -22,7 +23,7 @@ def state_totals(client: UiClient) -> dict[str, int]:
     """How many pages are in each state (one cheap listing per state)."""
     totals = {}
     for state in STATES:
-        totals[state] = int(client.pages(state=state, limit=1).get("total") or 0)
+        totals[state] = as_int(client.pages(state=state, limit=1).get("total"))
     return totals
 
 
@@ -83,7 +84,7 @@ def failures(client: UiClient) -> None:
     rows = page_rows(body.get("items") or [])
     if not rows:
         return
-    st.subheader(f"Failures ({int(body.get('total') or len(rows)):,})", anchor=False)
+    st.subheader(f"Failures ({as_int(body.get('total'), len(rows)):,})", anchor=False)
     st.caption("Failed pages are fetched again by the next update; the index keeps what it had.")
     pages_table(rows, failed_only=True)
 
@@ -100,7 +101,7 @@ def main(settings: Settings | None = None) -> None:
         totals = state_totals(client)
         state, query = filters(totals)
         body = client.pages(state=state, q=query or None, limit=PAGE_SIZE, offset=0)
-        total = int(body.get("total") or 0)
+        total = as_int(body.get("total"))
         offset = pager(total)
         if offset:
             body = client.pages(state=state, q=query or None, limit=PAGE_SIZE, offset=offset)

@@ -9,7 +9,7 @@ from typing import Any
 import streamlit as st
 
 from shared.settings import Settings, get_settings
-from ui.answer import ago, duration
+from ui.answer import ago, as_dict, as_int, duration
 from ui.client import ServiceDown, UiClient, UiError, UpdateOutcome
 from ui.markup import escape_md
 from ui.sidebar import fetch
@@ -25,7 +25,7 @@ def index_metrics(client: UiClient, settings: Settings, last: dict[str, Any] | N
                   scheduler: dict[str, Any]) -> None:
     """Index size, its last change, the last update's outcome and when the next one is due."""
     collection, error = fetch("collection", client, settings.retrieval_url)
-    size = "—" if error else f"{int(collection.get('points') or 0):,}"
+    size = "—" if error else f"{as_int(collection.get('points')):,}"
     left, middle, right, far = st.columns(4)
     left.metric("Passages indexed", size, border=True)
     middle.metric("Index updated", "—" if error else
@@ -108,7 +108,7 @@ def current_update(client: UiClient) -> tuple[dict[str, Any] | None, dict[str, A
     if watched and not any(item.get("id") == watched for item in items):
         items.insert(0, client.update(watched))
     st.session_state["recent_updates"] = items
-    return (items[0] if items else None), recent.get("scheduler") or {}
+    return (items[0] if items else None), as_dict(recent.get("scheduler"))
 
 
 def live_update(client: UiClient, was_active: bool) -> None:
@@ -132,13 +132,13 @@ def services_panel(client: UiClient, settings: Settings) -> None:
     if error:
         st.caption(error)
         return
-    checks = ready.get("checks") or {}
+    checks = as_dict(ready.get("checks"))
     rows = [{"service": name, "ready": "✅" if check.get("ok") else "❌",
              "detail": str(check.get("detail", ""))} for name, check in checks.items()
             if isinstance(check, dict)]
     st.dataframe(rows, hide_index=True, width="stretch")
     jobs, jobs_error = fetch("jobs", client, settings.gateway_url)
-    queues = (jobs.get("queues") or {}) if not jobs_error else {}
+    queues = as_dict(jobs.get("queues")) if not jobs_error else {}
     if queues:
         st.dataframe([{"queue": name, "queued": q.get("queued"), "running": q.get("started"),
                        "failed": q.get("failed"), "workers": len(q.get("workers") or [])}

@@ -9,7 +9,7 @@ from typing import Any
 import streamlit as st
 
 from shared.settings import Settings
-from ui.answer import ago, weights_label
+from ui.answer import ago, as_dict, as_int, weights_label
 from ui.client import UiClient, UiError
 from ui.markup import escape_md
 
@@ -84,15 +84,13 @@ def model_panel(model: dict[str, Any], error: str | None, mode: str) -> None:
     if error:
         st.caption(error)
         return
-    found = model.get(mode)
-    weights: dict[str, Any] = found if isinstance(found, dict) else {}
+    weights = as_dict(model.get(mode))
     label = weights_label(weights) or "unknown weights"
     path = str(weights.get("path") or "").rstrip("/").rsplit("/", 1)[-1]
     st.caption(f"{escape_md(MODE_LABELS[mode])} → **{escape_md(label)}**"
                + (f" · {escape_md(path)}" if path else "")
                + (f" · loaded {ago(weights.get('loaded_at'))}" if weights.get("loaded_at") else ""))
-    metrics = weights.get("metrics") or {}
-    if isinstance(metrics, dict) and metrics:
+    if metrics := as_dict(weights.get("metrics")):
         st.caption(" · ".join(f"{escape_md(str(key))} {format_metric(value)}"
                               for key, value in list(metrics.items())[:8]))
 
@@ -109,10 +107,10 @@ def index_panel(collection: dict[str, Any], error: str | None) -> None:
     st.markdown("**Index**")
     if error:
         st.caption(error)
-    elif collection.get("empty") or not collection.get("points"):
+    elif collection.get("empty") or not as_int(collection.get("points")):
         st.caption("The index is empty — run an update.")
     else:
-        st.caption(f"{int(collection['points']):,} passages · updated "
+        st.caption(f"{as_int(collection['points']):,} passages · updated "
                    f"{ago(collection.get('updated_at') or collection.get('created_at'))}")
     st.page_link("pipeline.py", label="Pipeline and updates", icon=":material/sync:")
 
@@ -130,5 +128,5 @@ def render(client: UiClient, settings: Settings) -> Knobs:
         collection, collection_error = fetch("collection", client, settings.retrieval_url)
         index_panel(collection, collection_error)
     chosen.index_empty = not collection_error and bool(collection.get("empty")
-                                                       or not collection.get("points"))
+                                                       or not as_int(collection.get("points")))
     return chosen

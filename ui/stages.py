@@ -8,7 +8,7 @@ from typing import Any
 
 import streamlit as st
 
-from ui.answer import ago, duration
+from ui.answer import ago, as_dict, duration
 from ui.markup import escape_md
 
 STAGE_LABELS = {"crawl": "Crawl", "index": "Index", "prepare_dataset": "Prepare dataset",
@@ -34,7 +34,7 @@ def fraction(stage: dict[str, Any]) -> float:
     """How far a stage is, 0..1, from its state and its job's done/total."""
     if stage.get("state") in ("finished", "skipped"):
         return 1.0
-    progress = stage.get("progress") or {}
+    progress = as_dict(stage.get("progress"))
     done, total = _number(progress.get("done")), _number(progress.get("total"))
     if not done or not total:
         return 0.0
@@ -43,8 +43,7 @@ def fraction(stage: dict[str, Any]) -> float:
 
 def stage_counts(stage: dict[str, Any], limit: int = 8) -> list[tuple[str, float]]:
     """Numbers worth showing: the result's counts when finished, else the progress counts."""
-    source = stage.get("result") if isinstance(stage.get("result"), dict) else None
-    source = source or (stage.get("progress") or {}).get("counts") or {}
+    source = as_dict(stage.get("result")) or as_dict(as_dict(stage.get("progress")).get("counts"))
     found: list[tuple[str, float]] = []
     for key, value in source.items():
         if key in HIDDEN_KEYS or key.endswith(("_sec", "_at", "_id", "_ms")):
@@ -76,7 +75,7 @@ def stage_label(stage: dict[str, Any]) -> str:
     state = str(stage.get("state", "pending"))
     parts = [f"**{escape_md(STAGE_LABELS.get(name, name))}**",
              f"{STATE_ICONS.get(state, '')} {escape_md(state)}".strip()]
-    progress = stage.get("progress") or {}
+    progress = as_dict(stage.get("progress"))
     done, total = _number(progress.get("done")), _number(progress.get("total"))
     if total and state not in ("finished", "skipped"):
         parts.append(f"{done or 0:,.0f} / {total:,.0f}")
@@ -92,7 +91,7 @@ def render_stage(stage: dict[str, Any]) -> None:
     st.progress(fraction(stage), text=stage_label(stage))
     if counts := stage_counts(stage):
         st.caption(" · ".join(_count_text(key, value) for key, value in counts))
-    if stage.get("state") == "skipped" and (stage.get("result") or {}).get("reason"):
+    if stage.get("state") == "skipped" and as_dict(stage.get("result")).get("reason"):
         st.caption(escape_md(str(stage["result"]["reason"])))
     if stage.get("error"):
         st.error(escape_md(str(stage["error"])), icon=":material/error:")

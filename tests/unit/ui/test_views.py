@@ -187,3 +187,25 @@ def test_crawled_pages_with_failures(services: FakeServices) -> None:
     frame = at.dataframe[0].value
     assert list(frame["why it failed"]) == ["HTTP 500 after 3 tries"]
     assert list(frame["title"]) == ["<i>A</i>"]  # a grid cell: shown as text
+
+
+@pytest.mark.parametrize("page", [None, "pipeline.py", "pages.py"])
+def test_services_answering_nonsense_never_break_a_page(services: FakeServices,
+                                                        page: str | None) -> None:
+    junk = {"points": "many", "empty": "no", "updated_at": "yesterday", "items": [None, 3, "x"],
+            "total": "lots", "scheduler": [], "checks": {"a": None}, "queues": {"x": 1},
+            "rag": "base", "default_mode": "chat", "status": {"x": 1}}
+    for route in ("GET /model", "GET /collection", "GET /updates", "GET /ready", "GET /jobs",
+                  "GET /pages"):
+        services.routes[route] = junk
+    services.routes["POST /generate"] = sse(
+        ("sources", {"sources": [None, {"n": "one", "score": "high", "heading_path": 5}]}),
+        ("token", {"text": None}), ("done", {"timings": "fast", "usage": [], "refused": "no",
+                                             "cited": "all", "weights": {"kind": 1}}))
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    if page:
+        at.switch_page(page).run()
+    else:
+        at.chat_input[0].set_value("q").run()
+    assert not at.exception, at.exception
+    assert not [e for e in at.error if "Something went wrong" in e.value]
