@@ -209,3 +209,15 @@ def test_services_answering_nonsense_never_break_a_page(services: FakeServices,
         at.chat_input[0].set_value("q").run()
     assert not at.exception, at.exception
     assert not [e for e in at.error if "Something went wrong" in e.value]
+
+
+def test_an_example_question_is_asked_and_clear_empties_the_conversation(
+        services: FakeServices) -> None:
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    example = at.pills(key="example")
+    example.set_value(example.options[0]).run()
+    assert not at.exception, at.exception
+    assert services.bodies("/generate")[0]["question"].startswith("How do I onboard a Linux")
+    assert len(at.chat_message) == 2
+    next(b for b in at.sidebar.button if b.label == "Clear conversation").click().run()
+    assert len(at.chat_message) == 0 and at.pills(key="example")  # the welcome is back
