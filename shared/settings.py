@@ -76,7 +76,7 @@ class IndexSettings(BaseModel):
     fusion: Literal["rrf", "dbsf"] = "dbsf"
     fusion_weights: list[float] = [1.0, 1.0]  # dense, sparse (weighted RRF; ignored by DBSF)
     rrf_k: int = Field(60, ge=1)
-    prefetch_limit: int = Field(50, ge=1)  # candidates each prefetch hands to the fusion
+    prefetch_limit: int = Field(100, ge=1)  # candidates each prefetch hands to the fusion
     max_hits_per_page: int = Field(0, ge=0)  # 0 = no cap on chunks of one page in the hits
     bm25_tokenizer: Literal["word", "code"] = "code"  # "code" also splits camelCase and snake_case
     bm25_k: float = Field(1.2, ge=0)

@@ -39,6 +39,7 @@ class Stack:
     root: Path
     services: dict[str, ServiceThread]
     redis: Any
+    last_job: Job | None = None
 
     @property
     def retrieval(self) -> str:
@@ -53,10 +54,12 @@ class Stack:
         job = queue.enqueue_call("services.indexer.jobs.index_pages", kwargs={"full": full},
                                  timeout=900)
         SimpleWorker([queue], connection=self.redis).work(burst=True)
-        result = Job.fetch(job.id, connection=self.redis).return_value()
+        self.last_job = Job.fetch(job.id, connection=self.redis)
+        result = self.last_job.return_value()
         assert result is not None, "index_pages failed"
         if result.get("final_job_id"):
-            result = Job.fetch(result["final_job_id"], connection=self.redis).return_value()
+            self.last_job = Job.fetch(result["final_job_id"], connection=self.redis)
+            result = self.last_job.return_value()
             assert result is not None, "the final index job did not finish"
         return result
 
@@ -167,6 +170,9 @@ def test_5_full_rebuild_switches_while_searches_keep_answering(stack: Stack) -> 
     info = stack.collection()
     assert info["serving"] != serving and info["builds"] == []
     assert answers and set(answers) == {200}, "a search failed or found nothing during the switch"
+    assert stack.last_job is not None and stack.last_job.id.startswith("index-final-")
+    meta = stack.last_job.meta  # the batches' progress ends in the final job
+    assert meta["stage"] == "done" and meta["done"] == meta["total"]
 
 
 def test_6_changed_chunk_settings_force_a_full_rebuild(stack: Stack, monkeypatch:
@@ -183,11 +189,3 @@ def test_6_changed_chunk_settings_force_a_full_rebuild(stack: Stack, monkeypatch
     after = stack.collection()
     assert after["settings_hash"] != before["settings_hash"]
     assert after["points"] > before["points"]  # smaller chunks, more of them
-
-
-def test_7_job_progress_reaches_the_final_job(stack: Stack) -> None:
-    queue = Queue(INDEX, connection=stack.redis)
-    job = queue.enqueue_call("services.indexer.jobs.index_pages", kwargs={"full": True})
-    SimpleWorker([queue], connection=stack.redis).work(burst=True)
-    final = Job.fetch(job.return_value()["final_job_id"], connection=stack.redis)
-    assert final.meta["stage"] == "done" and final.meta["done"] == final.meta["total"]
