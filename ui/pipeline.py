@@ -21,22 +21,28 @@ REFRESH_SEC = 2.0
 ACTIVE = ("queued", "running")
 
 
+def card(column: Any, label: str, value: str, **options: Any) -> None:
+    """One bordered figure; the row's cards share a height."""
+    column.metric(label, value, border=True, height="stretch", **options)
+
+
 def index_metrics(client: UiClient, settings: Settings, last: dict[str, Any] | None,
                   scheduler: dict[str, Any]) -> None:
     """Index size, its last change, the last update's outcome and when the next one is due."""
     collection, error = fetch("collection", client, settings.retrieval_url)
-    size = "—" if error else f"{as_int(collection.get('points')):,}"
+    last = as_dict(last)
     left, middle, right, far = st.columns(4)
-    left.metric("Passages indexed", size, border=True)
-    middle.metric("Index updated", "—" if error else
-                  ago(collection.get("updated_at") or collection.get("created_at")), border=True)
-    right.metric("Last update", (last or {}).get("status", "none yet"), border=True,
-                 help=f"started {ago((last or {}).get('created_at'))}")
-    far.metric("Next scheduled", next_due(scheduler), border=True,
-               help="Updates run on a schedule once the first one has finished.")
+    card(left, "Passages indexed", "—" if error else f"{as_int(collection.get('points')):,}")
+    card(middle, "Index updated", "—" if error else
+         ago(collection.get("updated_at") or collection.get("created_at")))
+    card(right, "Last update", str(last.get("status", "none yet")), delta_color="off",
+         delta=f"started {ago(last['created_at'])}" if last.get("created_at") else None,
+         delta_arrow="off")
+    card(far, "Next scheduled", next_due(scheduler),
+         help="Updates run on a schedule once the first one has finished.")
     if error:
         st.caption(error)
-    elif collection.get("empty") or not collection.get("points"):
+    elif collection.get("empty") or not as_int(collection.get("points")):
         st.info("The index is empty — run an update.", icon=":material/inventory_2:")
 
 
@@ -122,6 +128,8 @@ def live_update(client: UiClient, was_active: bool) -> None:
         st.caption("No update has run yet. **Update now** starts the first one.")
         return
     render_update(last)
+    with st.expander("Recent updates"):
+        updates_table(st.session_state.get("recent_updates") or [])
     if was_active and last.get("status") not in ACTIVE:
         st.rerun(scope="app")  # stop polling and refresh the index figures
 
@@ -169,8 +177,6 @@ def main(settings: Settings | None = None) -> None:
     st.fragment(live_update, run_every=REFRESH_SEC if active else None)(client, active)
     st.page_link("pages.py", label="Crawled pages: what is indexed, what failed and why",
                  icon=":material/description:")
-    with st.expander("Recent updates"):
-        updates_table(st.session_state.get("recent_updates") or [])
     with st.expander("Services and queues"):
         services_panel(client, settings)
 
