@@ -145,7 +145,7 @@ def _stage_view(redis: Redis, record: UpdateRecord, stage: str) -> dict[str, Any
                 ended_at=_ts(job.ended_at), retries_left=job.retries_left)
     if isinstance(result, dict):
         view["result"] = result
-        if result.get("skipped"):
+        if result.get("skipped") is True:  # a stage may report a dict of skip counts
             view["state"] = "skipped"
         final = result.get("final_job_id")
         if final and (tail := _fetch(redis, final)) is not None and _status(tail) != "finished":
