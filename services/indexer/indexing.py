@@ -4,7 +4,7 @@ Incremental: a page is re-chunked and re-embedded when its crawler content hash 
 stored with its points (new and changed pages; also one a failed run left behind). Its new points are
 written first and only then are its stale ones removed, and point ids come from url + position, so a
 run killed half-way leaves every page served and a re-run duplicates nothing. Pages the crawler marks
-deleted (or no longer knows) lose their points. A different settings hash (chunking, cleaner,
+deleted lose their points. A different settings hash (chunking, cleaner,
 embedding model, BM25) than the collection's forces a full rebuild, which fills a new build and
 publishes it only when complete.
 """
@@ -95,8 +95,8 @@ def make_plan(source: PageSource, sink: PointSink, embedder: Embedder, settings:
     else:
         stored = sink.page_hashes()
         plan.reindex = [p for p in indexable if stored.get(p.id) != p.content_hash]
-        states = {p.id: p.state for p in pages}
-        plan.delete = [pid for pid in stored if states.get(pid, "deleted") == "deleted"]
+        states = {p.id: p.state for p in pages}  # a page the crawler does not know is kept
+        plan.delete = [pid for pid in stored if states.get(pid) == "deleted"]
     log.info("index plan %s: %s, %d pages to index, %d to delete", plan.id, plan.reason,
              len(plan.reindex), len(plan.delete))
     return plan

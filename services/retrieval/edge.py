@@ -202,12 +202,13 @@ class EdgeStore:
         return found
 
     def info(self) -> StoreInfo:
-        current = self.current
+        with self._serving.reading():
+            current = self.current
+            shard = self._open(current) if current else None
+            points = shard.info().points_count if shard else 0
         meta = self._meta(current) if current else {}
-        shard = self._open(current) if current else None
         builds = sorted(f.name for f in self.root.iterdir() if f.is_dir() and f.name != current)
-        return StoreInfo(self.backend, self.alias, current,
-                         points=shard.info().points_count if shard else 0,
+        return StoreInfo(self.backend, self.alias, current, points=points,
                          settings_hash=meta.get("settings_hash") or None,
                          created_at=meta.get("created_at"), updated_at=meta.get("updated_at"),
                          vectors=vector_config(meta.get("dim")), builds=builds)
