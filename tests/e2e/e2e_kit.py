@@ -28,8 +28,22 @@ class E2E:
         return f"{self.stack.url('gateway')}{path}"
 
     def update(self, force: bool = True, **body: object) -> httpx.Response:
+        token = self.stack.extra_env.get("UPDATE_TOKEN")
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
         return httpx.post(self.gateway("/update"), params={"force": str(force).lower()},
-                          json=body or None, timeout=30)
+                          json=body or None, headers=headers, timeout=30)
+
+    def chunks(self) -> dict[str, dict]:
+        """Every stored chunk by id, paged through the retrieval service."""
+        found: dict[str, dict] = {}
+        offset: str | None = None
+        while True:
+            params = {"limit": 500, **({"offset": offset} if offset else {})}
+            body = httpx.get(f"{self.stack.url('retrieval')}/chunks", params=params, timeout=30).json()
+            found.update({chunk["id"]: chunk for chunk in body["items"]})
+            offset = body.get("next_offset")
+            if not offset:
+                return found
 
     def wait_update(self, update_id: str | None = None, timeout: float = 900.0) -> dict:
         """Wait for an update (the newest one by default) to finish or fail."""
