@@ -1,5 +1,5 @@
 """The quality floor: crawl and index the whole docsite, then hybrid page recall@5 on the public
-questions must stay at or above 0.90 (measured 0.97 when this test was written)."""
+questions must stay at or above 0.90 (measured 0.95 when this test was written)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ from services.retrieval.store import open_store
 from tests.conftest import SHARED, RedisServer, start_docsite
 from tests.integration.index_kit import environment
 
-pytestmark = pytest.mark.slow
+# embeds ~2,900 chunks: a few minutes on a quiet 2-core machine, far more on a loaded one
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(2700)]
 QUESTIONS = SHARED / "eval" / "questions.jsonl"
 FLOOR = 0.90
 
