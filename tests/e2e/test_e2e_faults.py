@@ -1,0 +1,140 @@
+"""Scenario 3 of the end-to-end suite: faults during an update, on ONE booted stack, in order.
+
+The first three tests inject their fault into the bootstrap update itself (crawl, index, finetune
+stages), so the expensive first run does double duty; the last three run `full` crawl+index updates.
+After each: the update finishes (or fails with a reason), the retrieval point count equals the
+chunks the indexer makes from the page store, and a background client asking questions through the
+gateway never sees a 500/502 or a transport error.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.e2e.e2e_kit import E2E, BackgroundAsker, boot
+from tests.e2e.fault_kit import (
+    expected_chunks,
+    kill_redis,
+    kill_worker,
+    newest_update_id,
+    point_count,
+    restart_site,
+    wait_respawn,
+    wait_stage,
+)
+
+pytestmark = pytest.mark.slow
+SLOW_SITE = ("--delay-ms", "400")  # a crawl of the 20-page slice lasts long enough to be hit
+FIGURES: dict[str, dict] = {}
+
+
+@pytest.fixture(scope="module")
+def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
+    e2e = boot(tmp_path_factory.mktemp("faults"), *SLOW_SITE)
+    e2e.bootstrap_id = newest_update_id(e2e)  # type: ignore[attr-defined]
+    yield e2e
+    e2e.stop()
+    print("\nscenario 3 figures:", FIGURES)
+
+
+def settle(e2e: E2E, update: dict, asker: BackgroundAsker, name: str) -> None:
+    """The checks after every fault: a clear outcome, points == chunks, no 5xx but 503."""
+    assert update["status"] in ("finished", "failed"), update
+    if update["status"] == "failed":
+        assert update.get("error"), f"failed without a reason: {update}"
+    points, chunks = point_count(e2e), expected_chunks(e2e)
+    assert len(e2e.chunks()) == points
+    assert points == chunks, f"{points} points for {chunks} chunks in the page store"
+    assert asker.bad() == [], asker.statuses
+    assert asker.errors == []
+    e2e.ask()
+    FIGURES[name] = {"status": update["status"], "points": points, "lost": chunks - points,
+                     "asks": len(asker.statuses), "asks_503": asker.statuses.count(503)}
+
+
+def run_update(e2e: E2E, stages: list[str]) -> str:
+    response = e2e.update(force=True, stages=stages, full=True)
+    assert response.status_code == 202, response.text
+    return response.json()["update_id"]
+
+
+def test_3_crawl_worker_sigkilled_mid_crawl(e2e: E2E) -> None:
+    """Fault: SIGKILL the crawl worker and its work horse while the bootstrap crawl runs."""
+    update_id = e2e.bootstrap_id  # type: ignore[attr-defined]
+    with BackgroundAsker(e2e) as asker:
+        wait_stage(e2e, update_id, "crawl")
+        time.sleep(1.0)
+        killed = kill_worker(e2e, "crawl")
+        wait_respawn(e2e, "crawl", killed)
+        crawl = wait_stage(e2e, update_id, "crawl", ("finished", "failed"))
+    assert crawl["state"] == "finished", crawl
+    assert crawl["result"]["counts"].get("new", 0) >= 20, crawl
+    assert asker.bad() == [] and asker.errors == [], (asker.statuses, asker.errors)
+    FIGURES["crawl_kill"] = {"killed": len(killed), "asks": len(asker.statuses)}
+
+
+def test_3_index_worker_sigkilled_mid_index(e2e: E2E) -> None:
+    """Fault: SIGKILL the index worker and its work horse while the bootstrap index stage runs."""
+    update_id = e2e.bootstrap_id  # type: ignore[attr-defined]
+    with BackgroundAsker(e2e) as asker:
+        wait_stage(e2e, update_id, "index")
+        time.sleep(1.5)
+        killed = kill_worker(e2e, "index")
+        wait_respawn(e2e, "index", killed)
+        index = wait_stage(e2e, update_id, "index", ("finished", "failed"))
+    assert index["state"] == "finished", index
+    assert point_count(e2e) == expected_chunks(e2e)
+    assert asker.bad() == [] and asker.errors == [], (asker.statuses, asker.errors)
+    FIGURES["index_kill"] = {"killed": len(killed), "points": point_count(e2e)}
+
+
+def test_3_train_worker_sigkilled_mid_finetune(e2e: E2E) -> None:
+    """Fault: SIGKILL the train worker (a SimpleWorker) while the bootstrap fine-tune trains."""
+    update_id = e2e.bootstrap_id  # type: ignore[attr-defined]
+    with BackgroundAsker(e2e) as asker:
+        wait_stage(e2e, update_id, "finetune")
+        time.sleep(3.0)
+        killed = kill_worker(e2e, "train")
+        wait_respawn(e2e, "train", killed)
+        update = e2e.wait_update(update_id)
+    assert update["status"] == "finished", update
+    assert e2e.stage(update, "finetune")["result"]["status"] in ("published", "rejected")
+    settle(e2e, update, asker, "train_kill")
+
+
+def test_3_redis_restarted_mid_update(e2e: E2E) -> None:
+    """Fault: SIGKILL redis-server while a full crawl runs; the wrapper restarts it from its AOF."""
+    update_id = run_update(e2e, ["crawl", "index"])
+    with BackgroundAsker(e2e) as asker:
+        wait_stage(e2e, update_id, "crawl")
+        time.sleep(1.0)
+        kill_redis(e2e)
+        update = e2e.wait_update(update_id)
+    assert update["status"] == "finished", update
+    settle(e2e, update, asker, "redis_restart")
+
+
+def test_3_flaky_docsite(e2e: E2E) -> None:
+    """Fault: the docsite answers 20 % of requests with a 503 (`--fail-rate 0.2 --seed 1`)."""
+    restart_site(e2e, "--fail-rate", "0.2", "--seed", "1")
+    with BackgroundAsker(e2e) as asker:
+        update = e2e.wait_update(run_update(e2e, ["crawl", "index"]))
+    crawl = e2e.stage(update, "crawl")
+    if update["status"] == "finished":
+        assert crawl["result"]["counts"], crawl
+    settle(e2e, update, asker, "fail_rate")
+    FIGURES["fail_rate"]["site_503"] = sum(r.get("status") == 503 for r in e2e.site.requests())
+
+
+def test_3_hostile_docsite(e2e: E2E) -> None:
+    """Fault: the docsite serves hostile pages under /_faults/ (`--faults`)."""
+    restart_site(e2e, "--faults")
+    with BackgroundAsker(e2e) as asker:
+        update = e2e.wait_update(run_update(e2e, ["crawl", "index"]))
+    settle(e2e, update, asker, "faults")
+    ready = httpx.get(e2e.gateway("/ready"), timeout=15).json()
+    assert ready["ready"] is True, ready
