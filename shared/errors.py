@@ -2,6 +2,7 @@
 
 ServiceError
  ├── BadRequest (400)          ├── NotFound (404)
+ ├── Unprocessable (422)
  ├── Unauthorized (401)        ├── Conflict (409)
  ├── PayloadTooLarge (413)     ├── Busy (503, Retry-After)
  ├── TooManyRequests (429)     └── NotReady (503)
@@ -36,6 +37,10 @@ class Conflict(ServiceError):
     status, code = 409, "conflict"
 
 
+class Unprocessable(ServiceError):
+    status, code = 422, "invalid_request"
+
+
 class PayloadTooLarge(ServiceError):
     status, code = 413, "payload_too_large"
 
@@ -58,7 +63,7 @@ class NotReady(ServiceError):
 
 BY_CODE: dict[str, type[ServiceError]] = {
     cls.code: cls
-    for cls in (BadRequest, Unauthorized, NotFound, Conflict, PayloadTooLarge, TooManyRequests,
+    for cls in (BadRequest, Unauthorized, NotFound, Conflict, Unprocessable, PayloadTooLarge, TooManyRequests,
                 UpstreamError, Busy, NotReady)
 }
 

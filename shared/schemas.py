@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 Mode = Literal["rag", "ft", "rag_ft"]
 
@@ -46,7 +47,7 @@ class Timings(BaseModel):
     time_to_first_token_ms: float
     tokens_per_sec: float
     total_ms: float
-    queue_ms: float = 0.0  # waiting for the model before prefill started
+    queue_ms: float = 0.0  # waiting for the model thread to take the request
 
 
 class SourceRef(BaseModel):
@@ -86,6 +87,7 @@ class GenerateDone(BaseModel):
 # --- crawler: the page store as the indexer and UI see it (GET /pages, GET /pages/{id}) ---
 
 PageState = Literal["new", "changed", "unchanged", "deleted", "failed"]
+PAGE_ID_PATTERN = r"^[0-9a-f]{1,64}$"  # a hex hash of the normalised URL
 
 
 class PageInfo(BaseModel):
@@ -201,6 +203,12 @@ class PointIn(BaseModel):
 
     chunk: Chunk
     vector: list[float] = Field(min_length=1)
+
+    @field_validator("chunk")
+    @classmethod
+    def _point_id_is_a_uuid(cls, chunk: Chunk) -> Chunk:
+        uuid.UUID(chunk.id)  # Qdrant point ids are UUIDs (uuid5 of url + position)
+        return chunk
 
 
 class PointsUpsert(BaseModel):

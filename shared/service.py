@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
+from pydantic import BaseModel
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -120,11 +121,30 @@ def _install_metrics(app: FastAPI, name: str, on_metrics: Callable[[], None] | N
         return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
+class Problem(BaseModel):
+    """RFC 9457 problem details: every error of every service has this shape."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+
+
+# Statuses the shared error handling can answer on any route, documented once for all of them.
+COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": Problem, "description": description} for status, description in (
+        (400, "bad request"), (401, "missing or wrong token"), (404, "unknown route or item"),
+        (409, "conflicts with work in progress"), (413, "body or input over a limit"),
+        (422, "invalid request, the field is named"), (429, "busy or too soon: see Retry-After"),
+        (502, "an upstream service is not reachable"), (503, "not ready or busy: see Retry-After"))
+}
+
+
 def create_service_app(name: str, checks: dict[str, ReadyCheck],
                        on_metrics: Callable[[], None] | None = None, **fastapi_args: Any) -> FastAPI:
     """A FastAPI app with the routes and behaviour every service shares."""
     settings = get_settings()
-    app = FastAPI(title=f"mde {name}", **fastapi_args)
+    app = FastAPI(title=f"mde {name}", responses=COMMON_RESPONSES, **fastapi_args)
     app.state.settings = settings
     _install_handlers(app)
     _install_metrics(app, name, on_metrics)

@@ -39,7 +39,7 @@ def _page_routes(app: FastAPI, store: PageStore) -> None:
     def list_pages(state: PageState | None = None,
                    q: Annotated[str | None, Query(max_length=200)] = None,
                    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-                   offset: Annotated[int, Query(ge=0)] = 0) -> PageList:
+                   offset: Annotated[int, Query(ge=0, le=2**62)] = 0) -> PageList:
         """Pages by URL, filtered by state and by text in the URL or title."""
         return store.list_pages(state, q, limit, offset)
 
@@ -64,7 +64,7 @@ def _page_routes(app: FastAPI, store: PageStore) -> None:
 def _crawl_routes(app: FastAPI, ledger: CrawlLedger, settings: Settings) -> None:
     @app.get("/crawls", response_model=CrawlList)
     def list_crawls(limit: Annotated[int, Query(ge=1, le=200)] = 20,
-                    offset: Annotated[int, Query(ge=0)] = 0) -> CrawlList:
+                    offset: Annotated[int, Query(ge=0, le=2**62)] = 0) -> CrawlList:
         """Crawls, newest first, with counts per state."""
         return ledger.list_crawls(limit, offset)
 

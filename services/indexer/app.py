@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Body, FastAPI
+from fastapi import Path as FastAPIPath
 from pydantic import BaseModel
 from rq import Queue
 from rq.exceptions import NoSuchJobError
@@ -14,7 +15,7 @@ from services.indexer import indexing
 from services.indexer.peers import HttpPageSource
 from shared.errors import NotFound
 from shared.queues import INDEX, redis_connection
-from shared.schemas import Chunk, PageInfo
+from shared.schemas import PAGE_ID_PATTERN, Chunk, PageInfo
 from shared.service import TokenDep, create_service_app, redis_check
 from shared.settings import get_settings
 
@@ -74,7 +75,7 @@ def create_app() -> FastAPI:
         return {"settings_hash": indexing.settings_hash(settings)}
 
     @app.get("/pages/{page_id}/chunks", response_model=list[Chunk])
-    def preview(page_id: str) -> list[Chunk]:
+    def preview(page_id: Annotated[str, FastAPIPath(pattern=PAGE_ID_PATTERN)]) -> list[Chunk]:
         """How a crawled page is cleaned and chunked now (nothing is embedded or written)."""
         source = HttpPageSource(settings)
         html = source.html(page_id)

@@ -11,7 +11,8 @@ from typing import Any
 
 from services.embedding.client import Embedder
 from services.retrieval.sparse import SparseEncoder
-from services.retrieval.store import QueryPlan, StoredPoint, VectorStore
+from services.retrieval.store import DENSE, QueryPlan, StoredPoint, VectorStore
+from shared.errors import Unprocessable
 from shared.schemas import Chunk, ChunkPage, CollectionInfo, PointIn, SearchHit, SearchResponse
 from shared.settings import IndexSettings
 
@@ -55,6 +56,11 @@ class Retriever:
     # --- writes ---
 
     def upsert(self, points: list[PointIn], build: str | None = None) -> int:
+        dim = (self.store.info().vectors.get(DENSE) or {}).get("size")
+        wrong = next((p for p in points if dim and len(p.vector) != dim), None)
+        if wrong is not None:
+            raise Unprocessable(f"points: vector of chunk {wrong.chunk.id} has {len(wrong.vector)} "
+                                f"dimensions, the collection has {dim}")
         stored = [StoredPoint(p.chunk.id, p.vector, self.sparse.document(p.chunk.embed_text),
                               p.chunk.model_dump()) for p in points]
         self.store.upsert(stored, build)
