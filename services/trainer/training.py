@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -133,7 +134,9 @@ def attempt(settings: Settings, info: DatasetInfo, key: str, progress: Progress)
     result = train(model, tokenizer, info, run_dir, settings, progress)
     for number, (name, sample) in enumerate(samples.items(), start=2):
         progress("evaluate", number, 4, f"adapter on {name}")
-        metrics[f"{name}_ppl"] = evaluation.perplexity(model, sample, ft.batch_size)
+        # diverged weights are NaN: scoring them would only spend minutes to get infinity
+        metrics[f"{name}_ppl"] = (math.inf if result.diverged else
+                                  evaluation.perplexity(model, sample, ft.batch_size))
     metrics.update(current_score(samples["heldout"], settings))
     version = publish.new_version(info.hash)
     metrics.update(train_summary(result), run_key=key, dataset_hash=info.hash, version=version,

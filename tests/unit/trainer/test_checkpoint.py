@@ -84,3 +84,18 @@ def test_batches_skip_what_a_resumed_run_already_trained_on() -> None:
     resumed = firsts(lora.Batches(3, skip=4)(data, 2, 16, loop=True), 5)
     assert resumed == full[4:]
     assert len(firsts(lora.Batches(3)(data, 2, 16), 100)) == 6  # one pass without loop
+
+
+def test_records_with_no_answer_inside_the_window_are_dropped() -> None:
+    from mlx_lm.utils import load_tokenizer
+
+    from shared.settings import get_settings
+
+    tokenizer = load_tokenizer(Path(get_settings().model.base_id))
+    long_prompt = {"messages": [{"role": "user", "content": "word " * 80},
+                                {"role": "assistant", "content": "The answer."}]}
+    short = {"messages": [{"role": "user", "content": "Q?"},
+                          {"role": "assistant", "content": "A full answer sentence here."}]}
+    kept = lora.tokenize([long_prompt, short], tokenizer, True, 48)
+    assert len(kept) == 1 and kept[0][1] < 48  # a batch of only the first would have loss 0/0
+    assert len(lora.tokenize([long_prompt, short], tokenizer, True, 512)) == 2
