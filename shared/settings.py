@@ -160,9 +160,11 @@ class InferSettings(BaseModel):
     followup_max_words: int = Field(8, ge=0)  # shorter questions are retrieved with the previous one
     source_min_ratio: float = Field(0.5, ge=0, le=1)  # hits below this share of the best are dropped
     retrieval_timeout_sec: float = Field(15.0, gt=0)
-    # refusal (tuned on half of ../shared/eval/questions.jsonl, see docs/BENCHMARKS.md)
-    refusal_min_coverage: float = Field(0.5, ge=0, le=1)  # share of the question's rare terms found
-    refusal_min_score: float = Field(0.0)  # best hit's score (dense cosine) below this: refuse
+    # refusal: refuse when weights · (dense/keyword page agreement, best dense cosine, term coverage)
+    # is below the threshold; tuned with `mde eval refusal` on half of ../shared/eval/questions.jsonl
+    refusal_weights: list[float] = [1.0, 1.75, 0.0]
+    refusal_threshold: float = 1.3058
+    refusal_depth: int = Field(10, ge=1, le=50)  # dense and keyword hits compared for agreement
 
 
 class AppSettings(BaseModel):

@@ -5,6 +5,7 @@ Events, in order: `sources` (numbered hits), `token` (text pieces), `done` (Gene
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -15,7 +16,8 @@ from services.generation.engine import Engine, Finished, Piece, Sampling
 from services.generation.retrieval import RetrievalClient
 from services.generation.weights import LoadedWeights
 from shared.errors import ServiceError
-from shared.schemas import GenerateDone, GenerateRequest, Mode, SourceRef, Timings, Usage
+from shared.schemas import (GenerateDone, GenerateRequest, Mode, SearchResponse, SourceRef,
+                            Timings, Usage)
 from shared.settings import Settings
 
 NEAREST = 3  # pages listed with a refusal
@@ -80,9 +82,9 @@ async def prepare(body: GenerateRequest, engine: Engine, retrieval: RetrievalCli
         return Prepared(mode, weights, prompt, prefix)
     started = time.perf_counter()
     query = prompting.retrieval_query(body.question, body.history, infer.followup_max_words)
-    found = await retrieval.search(query, body.top_k or infer.top_k)
-    evidence = await gather_evidence(body.question, found.hits, retrieval)
-    verdict = (refusal.Verdict(True, "index_empty") if found.index_empty
+    found, evidence = await search(retrieval, query, body.question, body.top_k or infer.top_k,
+                                   infer.refusal_depth)
+    verdict = (refusal.Verdict(True, "the index is empty") if found.index_empty
                else refusal.decide(evidence, infer))
     prepared = Prepared(mode, weights, verdict=verdict, index_empty=found.index_empty)
     prepared.retrieval_ms = (time.perf_counter() - started) * 1000
@@ -98,17 +100,13 @@ async def prepare(body: GenerateRequest, engine: Engine, retrieval: RetrievalCli
     return prepared
 
 
-async def gather_evidence(question: str, hits: list[Any], retrieval: RetrievalClient
-                          ) -> refusal.Evidence:
-    """Refusal evidence: content terms in the passages, and the missing ones in the whole index."""
-    terms = refusal.content_terms(question)
-    found = refusal.terms_in(terms, refusal.passage_text(hits))
-    evidence = refusal.Evidence(terms, found, top_score=max((h.score for h in hits), default=0.0))
-    missing = [term for term in terms if term not in found]
-    if missing:
-        present = await retrieval.found_terms(missing)
-        evidence.not_in_index = [term for term in missing if not present[term]]
-    return evidence
+async def search(retrieval: RetrievalClient, query: str, question: str, top_k: int,
+                 depth: int) -> tuple[SearchResponse, refusal.Evidence]:
+    """The hybrid hits for the prompt, and the refusal evidence from dense and keyword hits."""
+    found, dense, keyword = await asyncio.gather(retrieval.search(query, top_k),
+                                                 retrieval.search(query, depth, "dense"),
+                                                 retrieval.search(query, depth, "sparse"))
+    return found, refusal.gather(question, found.hits, dense.hits, keyword.hits, depth)
 
 
 def sources_event(prepared: Prepared) -> dict[str, Any]:

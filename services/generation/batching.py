@@ -57,7 +57,7 @@ class Job:
     prefix: tuple[int, ...] = ()
     cancel: threading.Event = field(default_factory=threading.Event)
     submitted: float = field(default_factory=time.perf_counter)
-    started: float | None = None
+    started: float | None = None  # admitted by the MLX thread
     first_token: float | None = None
     tokens: int = 0
     cached: int = 0
@@ -145,6 +145,7 @@ class Batch:
         sampler = make_sampler(temp=job.sampling.temperature, top_p=job.sampling.top_p)
         [uid] = self.generator.insert([job.prompt[job.cached:]], max_tokens=[job.sampling.max_tokens],
                                       caches=[cache] if cache else None, samplers=[sampler])
+        job.started = time.perf_counter()
         self.jobs[uid] = job
 
     def step(self) -> None:
@@ -157,12 +158,8 @@ class Batch:
             log.info("stopped %d generation(s): the client went away", len(gone))
         if not self.jobs:
             return
-        prompts, responses = self.generator.next()
+        _, responses = self.generator.next()
         now = time.perf_counter()
-        for progress in prompts:
-            job = self.jobs.get(progress.uid)
-            if job is not None and job.started is None:
-                job.started = now
         for response in responses:
             self._deliver(self.jobs[response.uid], response, now)
 

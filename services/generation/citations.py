@@ -112,6 +112,9 @@ class UrlGuard:
         text = self.pending + piece
         cut = max(text.rfind(" "), text.rfind("\n"), text.rfind("\t")) + 1
         hold = cut if _may_grow(text[cut:]) and len(text) - cut <= MAX_HOLD else len(text)
+        if "](" in text[hold:]:  # a held URL that is a link's target: hold its label too
+            label = text.rfind("[", 0, hold + text[hold:].index("]("))
+            hold = label if label != -1 and hold - label <= MAX_HOLD else hold
         bracket = _open_bracket(text)
         if bracket != -1:
             hold = min(hold, bracket)

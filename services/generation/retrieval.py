@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 import httpx
@@ -33,11 +32,6 @@ class RetrievalClient:
                                 retry_after=5) from None
         raise_for_problem(response, "retrieval")
         return SearchResponse.model_validate(response.json())
-
-    async def found_terms(self, terms: list[str]) -> dict[str, bool]:
-        """Whether each term occurs anywhere in the index (one keyword-only search per term)."""
-        answers = await asyncio.gather(*(self.search(term, 1, "sparse") for term in terms))
-        return {term: bool(answer.hits) for term, answer in zip(terms, answers)}
 
     async def close(self) -> None:
         await self.client.aclose()

@@ -1,0 +1,153 @@
+"""`mde ask`, `mde eval answers` and `mde eval refusal`: the generation service from the terminal."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Optional
+
+import httpx
+import typer
+from rich.console import Console
+
+from shared.settings import PROJECT_ROOT, Settings
+
+console = Console()
+QUESTIONS = PROJECT_ROOT.parent / "shared" / "eval" / "questions.jsonl"
+HINT = "start the stack with `make run`"
+
+
+def _events(settings: Settings, payload: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(event, data) pairs from POST /generate's stream; exits with a one-line message on errors."""
+    url = f"{settings.generation_url}/generate"
+    try:
+        with httpx.stream("POST", url, json=payload, timeout=httpx.Timeout(10, read=600)) as reply:
+            if reply.status_code != 200:
+                detail = reply.read().decode(errors="replace")[:300]
+                console.print(f"[red]mde: generation answered {reply.status_code}: {detail}[/red]")
+                raise typer.Exit(1)
+            event = "message"
+            for line in reply.iter_lines():
+                if line.startswith("event:"):
+                    event = line[6:].strip()
+                elif line.startswith("data:"):
+                    yield event, json.loads(line[5:])
+    except httpx.TransportError as error:
+        console.print(f"[red]mde: generation service at {url} is not reachable "
+                      f"({type(error).__name__}): {HINT}[/red]")
+        raise typer.Exit(2) from None
+
+
+def ask(question: str = typer.Argument(..., help="what to ask the documentation"),
+        mode: Optional[str] = typer.Option(None, "--mode", help="rag, ft or rag_ft"),
+        top_k: Optional[int] = typer.Option(None, "--top-k", min=1, max=50),
+        max_tokens: Optional[int] = typer.Option(None, "--max-tokens", min=1)) -> None:
+    """Ask a question: the answer streams, then its sources and timings."""
+    from shared.settings import get_settings
+
+    payload = {"question": question, "mode": mode, "top_k": top_k, "max_tokens": max_tokens}
+    sources: list[dict[str, Any]] = []
+    for event, data in _events(get_settings(), {k: v for k, v in payload.items() if v}):
+        if event == "sources":
+            sources = data.get("sources", [])
+        elif event == "token":
+            console.print(data["text"], end="", markup=False, highlight=False, soft_wrap=True)
+        elif event == "error":
+            console.print(f"\n[red]mde: {data.get('detail')}[/red]")
+            raise typer.Exit(1)
+        elif event == "done":
+            _print_done(data, sources)
+
+
+def _print_done(done: dict[str, Any], sources: list[dict[str, Any]]) -> None:
+    console.print()
+    if sources:
+        label = "Nearest pages" if done.get("refused") else "Sources"
+        console.print(f"\n[bold]{label}[/bold]")
+        for source in sources:
+            path = " > ".join(source.get("heading_path") or []) or source.get("title", "")
+            console.print(f"  [{source['n']}] {path}\n      {source['url']}", markup=False)
+    timings, weights = done.get("timings", {}), done.get("weights", {})
+    console.print(f"[dim]{done.get('mode')} · {weights.get('kind')} {weights.get('version') or ''}"
+                  f"· retrieval {timings.get('retrieval_ms', 0):.0f} ms · first token "
+                  f"{timings.get('time_to_first_token_ms', 0) / 1000:.1f} s · "
+                  f"{timings.get('tokens_per_sec', 0):.1f} tok/s[/dim]")
+
+
+def eval_answers(questions: Path = typer.Option(QUESTIONS, "--questions", exists=True),
+                 mode: str = typer.Option("rag", "--mode", help="rag, ft or rag_ft"),
+                 limit: Optional[int] = typer.Option(None, "--limit", min=1),
+                 max_tokens: int = typer.Option(160, "--max-tokens", min=1),
+                 part: str = typer.Option("all", "--part", help="all, tune or holdout"),
+                 as_json: bool = typer.Option(False, "--json")) -> None:
+    """Answer every question through the generation service and score facts, citations, refusals."""
+    from services.generation import evaluation
+    from shared.settings import get_settings
+
+    settings = get_settings()
+    chosen = evaluation.load(questions, part)[:limit]
+    outcomes = []
+    for i, question in enumerate(chosen, start=1):
+        payload = {"question": question.question, "mode": mode, "max_tokens": max_tokens,
+                   "temperature": 0}
+        done = next((data for event, data in _events(settings, payload) if event == "done"), {})
+        outcomes.append(evaluation.judge(question, done))
+        if not as_json:
+            console.print(f"[dim]{i}/{len(chosen)} {question.id} refused={done.get('refused')} "
+                          f"cited={done.get('cited')}[/dim]")
+    summary = {"mode": mode, "part": part, "max_tokens": max_tokens,
+               **evaluation.summarize(outcomes)}
+    console.print_json(json.dumps(summary)) if as_json else _table(summary)
+
+
+def eval_refusal(questions: Path = typer.Option(QUESTIONS, "--questions", exists=True),
+                 max_false: float = typer.Option(0.10, "--max-false", min=0, max=1),
+                 as_json: bool = typer.Option(False, "--json")) -> None:
+    """Tune the refusal weights on the tune half; report held-out and whole-set rates."""
+    from services.generation import tuning
+    from shared.settings import get_settings
+
+    settings = get_settings()
+    samples = asyncio.run(_samples(settings, questions))
+    weights, threshold = tuning.tune(samples, max_false)
+    current = (settings.infer.refusal_weights, settings.infer.refusal_threshold)
+    report = {"tuned": {"refusal_weights": weights, "refusal_threshold": threshold},
+              **{f"tuned_{part}": tuning.rates([s for s in samples if part in ("all", s.part)],
+                                               weights, threshold)
+                 for part in ("tune", "holdout", "all")},
+              "current": {"refusal_weights": current[0], "refusal_threshold": current[1]},
+              "current_all": tuning.rates(samples, *current)}
+    console.print_json(json.dumps(report)) if as_json else _table(report)
+
+
+async def _samples(settings: Settings, path: Path) -> list[Any]:
+    from services.generation import evaluation, tuning
+    from services.generation.answer import search
+    from services.generation.retrieval import RetrievalClient
+
+    client = RetrievalClient(settings)
+    questions = evaluation.load(path)
+    parts = evaluation.halves(questions)
+    samples = []
+    for question in questions:
+        _, evidence = await search(client, question.question, question.question,
+                                   settings.infer.top_k, settings.infer.refusal_depth)
+        samples.append(tuning.Sample(question.id, parts[question.id], not question.answerable,
+                                     evidence))
+    await client.close()
+    return samples
+
+
+def _table(summary: dict[str, Any]) -> None:
+    for key, value in summary.items():
+        console.print(f"{key:>22}  {value}")
+
+
+def register(app: typer.Typer) -> None:
+    from services.retrieval.cli import eval_app
+
+    app.command("ask")(ask)
+    eval_app.command("answers")(eval_answers)
+    eval_app.command("refusal")(eval_refusal)

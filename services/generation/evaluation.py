@@ -1,0 +1,109 @@
+"""Answer quality on a question set (`mde eval answers`).
+
+Answerable questions: fact coverage (answers containing every `must_include` fact, case-insensitive),
+citation rate (answers whose own text cites a valid [n]; the list a client appends does not count),
+citation precision (cited [n] whose page is one of the question's sources) and the share wrongly
+refused. Unanswerable questions: the share refused. Plus the median time to first token and tok/s.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from services.retrieval.evaluation import slug
+
+
+@dataclass(frozen=True)
+class EvalQuestion:
+    id: str
+    question: str
+    kind: str
+    sources: list[str] = field(default_factory=list)
+    must_include: list[str] = field(default_factory=list)
+
+    @property
+    def answerable(self) -> bool:
+        return self.kind != "unanswerable"
+
+
+@dataclass
+class Outcome:
+    question: EvalQuestion
+    refused: bool
+    facts: bool = False
+    cited: int = 0  # valid citations in the text
+    cited_right: int = 0  # of those, citations of one of the question's pages
+    ttft_ms: float | None = None
+    tokens_per_sec: float | None = None
+
+
+def load(path: str | Path, part: str = "all") -> list[EvalQuestion]:
+    """Questions from a JSONL file; part `tune` or `holdout` keeps one half (see `halves`)."""
+    questions = []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            row = json.loads(line)
+            questions.append(EvalQuestion(row["id"], row["question"], row.get("kind", ""),
+                                          row.get("sources") or [], row.get("must_include") or []))
+    parts = halves(questions)
+    return [q for q in questions if part == "all" or parts[q.id] == part]
+
+
+def halves(questions: list[EvalQuestion]) -> dict[str, str]:
+    """`tune` or `holdout` per id: within each kind, ids ordered by hash alternate between halves
+    (a plain hash split can leave 2 of 12 unanswerable questions in one half)."""
+    parts: dict[str, str] = {}
+    for kind in sorted({q.kind for q in questions}):
+        ids = sorted((q.id for q in questions if q.kind == kind),
+                     key=lambda i: hashlib.sha256(i.encode()).hexdigest())
+        parts.update({i: ("tune", "holdout")[n % 2] for n, i in enumerate(ids)})
+    return parts
+
+
+def judge(question: EvalQuestion, done: dict[str, Any]) -> Outcome:
+    """Score one `done` event against the question's facts and sources."""
+    text = str(done.get("text", ""))
+    outcome = Outcome(question, bool(done.get("refused")))
+    outcome.facts = all(fact.lower() in text.lower() for fact in question.must_include)
+    pages = {source.removesuffix(".md") for source in question.sources}
+    urls = {int(s["n"]): s["url"] for s in done.get("sources", [])}
+    numbers = [n for n in done.get("cited", []) if n in urls]
+    outcome.cited = len(numbers)
+    outcome.cited_right = sum(1 for n in numbers if slug(urls[n].split("#")[0]) in pages)
+    if not outcome.refused:
+        timings = done.get("timings") or {}
+        outcome.ttft_ms = timings.get("time_to_first_token_ms")
+        outcome.tokens_per_sec = timings.get("tokens_per_sec")
+    return outcome
+
+
+def _share(count: int, total: int) -> float | None:
+    return round(count / total, 3) if total else None
+
+
+def _median(values: list[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return round(statistics.median(present), 1) if present else None
+
+
+def summarize(outcomes: list[Outcome]) -> dict[str, Any]:
+    """The metrics over all outcomes (answerable and unanswerable are counted apart)."""
+    answerable = [o for o in outcomes if o.question.answerable]
+    unanswerable = [o for o in outcomes if not o.question.answerable]
+    cited = sum(o.cited for o in answerable)
+    return {
+        "questions": len(outcomes), "answerable": len(answerable),
+        "unanswerable": len(unanswerable),
+        "refusal_rate": _share(sum(o.refused for o in unanswerable), len(unanswerable)),
+        "false_refusal_rate": _share(sum(o.refused for o in answerable), len(answerable)),
+        "citation_rate": _share(sum(o.cited > 0 for o in answerable), len(answerable)),
+        "citation_precision": _share(sum(o.cited_right for o in answerable), cited),
+        "fact_coverage": _share(sum(o.facts for o in answerable), len(answerable)),
+        "ttft_ms_p50": _median([o.ttft_ms for o in outcomes]),
+        "tokens_per_sec_p50": _median([o.tokens_per_sec for o in outcomes]),
+    }

@@ -1,0 +1,72 @@
+"""Tuning the refusal rule on one half of a question set (`mde eval refusal`).
+
+For each weighting of the evidence on a small grid, the threshold that refuses the most unanswerable
+tune questions while refusing at most `max_false` of the answerable ones is found; the best pair is
+reported with its rates on the tune half, the held-out half and the whole set.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Any
+
+from services.generation.refusal import Evidence, score
+
+DENSE_WEIGHTS = [i / 4 for i in range(13)]  # 0 … 3
+COVERAGE_WEIGHTS = [i / 4 for i in range(7)]  # 0 … 1.5
+
+
+@dataclass(frozen=True)
+class Sample:
+    id: str
+    part: str  # tune | holdout
+    unanswerable: bool
+    evidence: Evidence
+
+
+def rates(samples: list[Sample], weights: list[float], threshold: float) -> dict[str, Any]:
+    """Refusal rate on unanswerable and false refusal rate on answerable samples."""
+    refused = [score(s.evidence, weights) < threshold for s in samples]
+    bad = [r for r, s in zip(refused, samples) if s.unanswerable]
+    good = [r for r, s in zip(refused, samples) if not s.unanswerable]
+    return {"refusal_rate": round(sum(bad) / len(bad), 3) if bad else None,
+            "false_refusal_rate": round(sum(good) / len(good), 3) if good else None,
+            "unanswerable": len(bad), "answerable": len(good)}
+
+
+def best_threshold(scores: list[tuple[float, bool]], max_false: float
+                   ) -> tuple[float, int, int, float]:
+    """(threshold, unanswerable refused, answerable refused, margin) refusing the most unanswerable
+    within the limit; the margin is the gap at the threshold relative to the scores' spread."""
+    ordered = sorted(scores)
+    allowed = int(max_false * sum(1 for _, bad in ordered if not bad) + 1e-9)
+    spread = (ordered[-1][0] - ordered[0][0]) or 1.0
+    best = (ordered[0][0] - 1e-6, 0, 0, 0.0)
+    refused_bad = refused_good = 0
+    for (value, bad), nxt in itertools.zip_longest(ordered, ordered[1:]):
+        refused_bad, refused_good = refused_bad + bad, refused_good + (not bad)
+        if refused_good > allowed:
+            break
+        if nxt is not None and nxt[0] <= value:
+            continue  # a threshold cannot fall between equal scores
+        threshold = (value + nxt[0]) / 2 if nxt else value + 1e-6
+        margin = (nxt[0] - value) / spread if nxt else 0.0
+        if (refused_bad, -refused_good, margin) > (best[1], -best[2], best[3]):
+            best = (threshold, refused_bad, refused_good, margin)
+    return best
+
+
+def tune(samples: list[Sample], max_false: float = 0.10) -> tuple[list[float], float]:
+    """Weights and threshold that refuse the most unanswerable tune samples within max_false."""
+    tuning = [s for s in samples if s.part == "tune"]
+    best: tuple[tuple[int, int, float], list[float], float] | None = None
+    for dense, coverage in itertools.product(DENSE_WEIGHTS, COVERAGE_WEIGHTS):
+        weights = [1.0, dense, coverage]
+        scores = [(score(s.evidence, weights), s.unanswerable) for s in tuning]
+        threshold, caught, wrong, margin = best_threshold(scores, max_false)
+        if best is None or (caught, -wrong, margin) > best[0]:
+            best = ((caught, -wrong, margin), weights, threshold)
+    if best is None:
+        raise ValueError("no tune questions")
+    return best[1], round(best[2], 4)

@@ -1,0 +1,219 @@
+"""Generation with the real model over a real retrieval service (an indexed slice of the docsite)
+and a tiny LoRA adapter: streaming order, modes, reload, disconnect, refusal, OpenAI API, errors."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from shared.pointer import POINTER, write_pointer
+from shared.settings import Settings
+from tests.conftest import RedisServer, free_port
+from tests.integration import generation_kit as kit
+from tests.integration.index_kit import ServiceThread, environment, start_service
+
+pytestmark = pytest.mark.slow
+SHORT = {"max_tokens": 16, "temperature": 0}
+
+
+@dataclass
+class Stack:
+    settings: Settings
+    generation: kit.Served
+    retrieval: ServiceThread
+    adapter: Path
+
+    @property
+    def engine(self) -> Any:
+        return self.generation.app.state.engine
+
+    def post(self, path: str, **kwargs: Any) -> httpx.Response:
+        return httpx.post(self.generation.url + path, timeout=300, **kwargs)
+
+    def ask(self, **body: Any) -> dict[str, Any]:
+        reply = self.post("/generate", json={**SHORT, **body}, headers={"Accept": "application/json"})
+        assert reply.status_code == 200, reply.text
+        return reply.json()
+
+    def publish(self, version: str) -> dict[str, Any]:
+        folder = self.adapter.parent / version
+        if not folder.exists():
+            kit.copy_version(self.adapter, version)
+        write_pointer(self.adapter.parent, version)
+        return self.post("/reload").json()
+
+    def unpublish(self) -> None:
+        (self.adapter.parent / POINTER).unlink(missing_ok=True)
+        self.post("/reload")
+
+
+@pytest.fixture(scope="module")
+def stack(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    base = tmp_path_factory.mktemp("generation")
+    port = free_port()
+    env = kit.index_slice(base, redis_server, {
+        "index__query_embedder": "local", "retrieval_url": f"http://127.0.0.1:{port}",
+        "infer__context_tokens": 320, "infer__top_k": 3})
+    with environment(env) as settings:
+        retrieval = start_service("retrieval", port)
+        adapter = kit.train_adapter(Path(settings.finetune.out_dir) / "v1", settings.model.base_id)
+        from services.generation.app import create_app
+
+        generation = kit.serve(create_app())
+        yield Stack(settings, generation, retrieval, adapter)
+        generation.service.stop()
+        retrieval.stop()
+
+
+def test_rag_streams_sources_then_tokens_then_done(stack: Stack) -> None:
+    body = {"question": kit.QUESTION, "mode": "rag", **SHORT}
+    with httpx.stream("POST", stack.generation.url + "/generate", json=body, timeout=300) as reply:
+        assert reply.headers["content-type"].startswith("text/event-stream")
+        events = list(kit.sse(reply))
+    names = [name for name, _ in events]
+    assert names[0] == "sources" and names[-1] == "done" and "token" in names
+    assert set(names[1:-1]) == {"token"}
+    sources, done = events[0][1]["sources"], events[-1][1]
+    assert sources and sources[0]["n"] == 1 and "controlled-folder" in sources[0]["url"]
+    assert {"title", "heading_path", "url", "score"} <= set(sources[0])
+    assert done["text"] == "".join(data["text"] for name, data in events if name == "token")
+    assert done["weights"]["kind"] == "base" and done["refused"] is False
+    assert done["timings"]["retrieval_ms"] > 0 and done["timings"]["time_to_first_token_ms"] > 0
+    assert done["usage"]["cached_tokens"] > 0  # the system prompt came from the prefix cache
+    assert done["usage"]["completion_tokens"] <= 16
+
+
+def test_off_topic_question_is_refused_with_nearest_pages(stack: Stack) -> None:
+    done = stack.ask(question=kit.OFF_TOPIC, mode="rag")
+    assert done["refused"] is True and done["finish_reason"] == "refused"
+    assert "does not cover" in done["text"] and done["usage"]["completion_tokens"] == 0
+    assert done["sources"] and done["refusal_reason"]
+
+
+def test_modes_without_an_adapter_use_the_base_weights(stack: Stack) -> None:
+    model = httpx.get(stack.generation.url + "/model").json()
+    assert {model[mode]["kind"] for mode in ("rag", "ft", "rag_ft")} == {"base"}
+    assert model["default_mode"] == "rag"
+    for mode in ("ft", "rag_ft"):
+        assert stack.ask(question=kit.QUESTION, mode=mode)["weights"]["kind"] == "base"
+
+
+def test_published_adapter_serves_ft_while_rag_stays_on_base(stack: Stack) -> None:
+    try:
+        model = stack.publish("v1")
+        assert model["changed"] is True and model["default_mode"] == "rag_ft"
+        assert model["rag"]["kind"] == "base"
+        assert (model["ft"]["kind"], model["ft"]["version"]) == ("adapter", "v1")
+        assert model["ft"]["metrics"] == {"heldout_ppl": 9.5}
+        assert stack.ask(question=kit.QUESTION, mode="rag")["weights"]["kind"] == "base"
+        for mode in ("ft", "rag_ft"):
+            assert stack.ask(question=kit.QUESTION, mode=mode)["weights"]["version"] == "v1"
+        default = stack.ask(question=kit.QUESTION)
+        assert default["mode"] == "rag_ft" and default["weights"]["kind"] == "adapter"
+        assert stack.post("/reload").json()["changed"] is False  # same version: nothing to load
+    finally:
+        stack.unpublish()
+
+
+def test_reload_during_a_stream_finishes_on_the_old_weights(stack: Stack) -> None:
+    stack.publish("v1")
+    try:
+        body = {"question": "What is controlled folder access?", "mode": "ft", "max_tokens": 48,
+                "temperature": 0}
+        with httpx.stream("POST", stack.generation.url + "/generate", json=body, timeout=300) as reply:
+            events = kit.sse(reply)
+            assert next(events)[0] == "sources" and next(events)[0] == "token"
+            reloaded = stack.publish("v2")  # while the answer is still streaming
+            done = [data for name, data in events if name == "done"][0]
+        assert reloaded["ft"]["version"] == "v2"
+        assert done["weights"]["version"] == "v1" and done["usage"]["completion_tokens"] > 1
+        assert stack.ask(question=kit.QUESTION, mode="ft")["weights"]["version"] == "v2"
+    finally:
+        stack.unpublish()
+
+
+def test_a_client_that_disconnects_stops_its_generation(stack: Stack) -> None:
+    body = {"question": "Explain controlled folder access in detail.", "mode": "ft",
+            "max_tokens": 400, "temperature": 0}
+    with httpx.stream("POST", stack.generation.url + "/generate", json=body, timeout=300) as reply:
+        events = kit.sse(reply)
+        assert next(events)[0] == "sources" and next(events)[0] == "token"
+    deadline = time.monotonic() + 10  # 400 tokens would take far longer
+    while (stack.engine.pending or stack.engine.batches) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert stack.engine.pending == 0 and not stack.engine.batches
+
+
+def test_concurrent_requests_decode_together(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    from services.generation import batching
+
+    widest, step = [0], batching.Batch.step
+
+    def recording(self: batching.Batch) -> None:
+        widest[0] = max(widest[0], len(self.jobs))
+        step(self)
+
+    monkeypatch.setattr(batching.Batch, "step", recording)
+    results: list[dict[str, Any]] = []
+    questions = ["What is controlled folder access?", "What is a Linux exclusion?",
+                 "What is block at first sight?"]
+    threads = [threading.Thread(target=lambda q=q: results.append(
+        stack.ask(question=q, mode="ft", max_tokens=24))) for q in questions]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(300)
+    assert len(results) == 3 and all(r["usage"]["completion_tokens"] > 0 for r in results)
+    assert widest[0] >= 2
+
+
+def test_openai_client_gets_answers_with_sources(stack: Stack) -> None:
+    from openai import NotFoundError, OpenAI
+
+    client = OpenAI(base_url=stack.generation.url + "/v1", api_key="unused", max_retries=0)
+    assert {m.id for m in client.models.list()} == {"mde-rag", "mde-ft", "mde-rag_ft"}
+    messages = [{"role": "user", "content": kit.QUESTION}]
+    reply = client.chat.completions.create(model="mde-rag", messages=messages, max_tokens=16,
+                                           temperature=0)
+    message = reply.choices[0].message
+    assert "\n\nSources:\n[1] " in message.content and reply.usage.completion_tokens <= 16
+    assert message.model_extra["sources"][0]["n"] == 1
+    chunks = list(client.chat.completions.create(model="mde-rag", messages=messages, max_tokens=16,
+                                                 temperature=0, stream=True))
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert "\n\nSources:\n[1] " in text and chunks[-1].choices[0].finish_reason in ("stop", "length")
+    assert chunks[-1].model_extra["sources"][0]["url"].startswith("https://")
+    with pytest.raises(NotFoundError):
+        client.chat.completions.create(model="gpt-4o", messages=messages)  # fault: unknown model
+
+
+def test_busy_not_ready_and_retrieval_down(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    body = {"question": kit.QUESTION, "mode": "rag", **SHORT}
+    monkeypatch.setattr(stack.engine, "pending", stack.settings.infer.queue_size)  # fault: full
+    busy = stack.post("/generate", json=body)
+    assert busy.status_code == 503 and busy.headers["retry-after"] == "5"
+    monkeypatch.setattr(stack.engine, "pending", 0)
+    retrieval = stack.generation.app.state.retrieval
+    monkeypatch.setattr(retrieval.client, "base_url", f"http://127.0.0.1:{free_port()}")
+    down = stack.post("/generate", json=body)  # fault: retrieval is not running
+    assert down.status_code == 502 and "retrieval" in down.json()["detail"]
+    monkeypatch.setattr(stack.engine, "weights", None)  # fault: model still loading
+    loading = stack.post("/generate", json=body)
+    assert loading.status_code == 503 and loading.headers["retry-after"] == "5"
+
+
+@pytest.mark.parametrize(("body", "named"), [
+    ({"question": "x" * 5000, "mode": "rag"}, "question"),          # fault: question too long
+    ({"question": "hi", "max_tokens": 100000}, "max_tokens"),       # fault: over the cap
+    ({"question": "hi", "top_k": 0}, "top_k"),                      # fault: top_k below 1
+])
+def test_limits_are_422_naming_the_field(stack: Stack, body: dict, named: str) -> None:
+    reply = stack.post("/generate", json=body)
+    assert reply.status_code == 422 and named in reply.json()["detail"]

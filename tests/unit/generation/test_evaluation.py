@@ -1,0 +1,42 @@
+"""Answer metrics from `done` events."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from services.generation import evaluation
+
+BASE = "https://learn.microsoft.com/en-us/defender-endpoint/"
+Q = evaluation.EvalQuestion("p1", "cmdlet?", "config", ["enable-controlled-folders.md"],
+                            ["Set-MpPreference", "AuditMode"])
+U = evaluation.EvalQuestion("p2", "pancakes?", "unanswerable")
+
+
+def done(text: str, cited: list[int], refused: bool = False) -> dict:
+    sources = [{"n": 1, "url": BASE + "enable-controlled-folders#powershell"},
+               {"n": 2, "url": BASE + "linux-exclusions"}]
+    return {"text": text, "cited": cited, "refused": refused, "sources": sources,
+            "timings": {"time_to_first_token_ms": 900.0, "tokens_per_sec": 20.0}}
+
+
+def test_metrics_over_answerable_and_unanswerable() -> None:
+    outcomes = [evaluation.judge(Q, done("Run set-mppreference with auditmode [1] [2].", [1, 2])),
+                evaluation.judge(Q, done("No idea.", [], refused=True)),
+                evaluation.judge(U, done("Not covered.", [], refused=True)),
+                evaluation.judge(U, done("Use milk.", []))]
+    summary = evaluation.summarize(outcomes)
+    assert summary["fact_coverage"] == 0.5 and summary["citation_rate"] == 0.5
+    assert summary["citation_precision"] == 0.5  # [1] is the question's page, [2] is not
+    assert summary["false_refusal_rate"] == 0.5 and summary["refusal_rate"] == 0.5
+    assert summary["ttft_ms_p50"] == 900.0
+
+
+def test_halves_are_balanced_per_kind(tmp_path: Path) -> None:
+    rows = [{"id": f"q{i}", "question": "?", "kind": "unanswerable" if i % 5 == 0 else "fact"}
+            for i in range(40)]
+    path = tmp_path / "q.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows))
+    tune, holdout = evaluation.load(path, "tune"), evaluation.load(path, "holdout")
+    assert len(tune) + len(holdout) == 40 and not {q.id for q in tune} & {q.id for q in holdout}
+    assert sum(not q.answerable for q in tune) == sum(not q.answerable for q in holdout) == 4

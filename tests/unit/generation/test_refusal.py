@@ -1,0 +1,61 @@
+"""Refusal evidence and the tuned rule."""
+
+from __future__ import annotations
+
+from services.generation import refusal, tuning
+from shared.settings import InferSettings
+from tests.unit.generation.hits import hit
+
+
+def test_content_terms_drop_function_words() -> None:
+    assert refusal.content_terms("How do I make the Linux agent block PUA, not just log it?") == [
+        "linux", "agent", "block", "pua", "log"]
+
+
+def test_agreement_is_high_when_both_retrievers_pick_the_same_page() -> None:
+    dense = [hit("a"), hit("b"), hit("c")]
+    assert refusal.page_agreement(dense, [hit("a"), hit("c")], 10) == 1 + 1 / 6
+    assert refusal.page_agreement(dense, [hit("x"), hit("y")], 10) == 0
+    assert refusal.page_agreement(dense, [hit("y"), hit("c")], 2) == 0  # c is past the depth
+
+
+def test_evidence_from_hits() -> None:
+    hits = [hit("enable-controlled-folders", 0.7, text="Set-MpPreference enables audit mode.")]
+    evidence = refusal.gather("cmdlet for controlled folder audit mode and buttermilk?", hits, hits,
+                              hits, 10)
+    assert evidence.agreement == 1 and evidence.dense == 0.7
+    assert "buttermilk" in evidence.missing and 0 < evidence.coverage < 1
+
+
+def test_decision_uses_the_weighted_threshold() -> None:
+    infer = InferSettings(refusal_weights=[1.0, 2.0, 0.0], refusal_threshold=1.5)
+    strong = refusal.Evidence(agreement=1.0, dense=0.6, coverage=1.0)
+    weak = refusal.Evidence(agreement=0.1, dense=0.3, coverage=0.2, missing=("pancakes",))
+    assert not refusal.decide(strong, infer).refused
+    verdict = refusal.decide(weak, infer)
+    assert verdict.refused and "pancakes" in (verdict.reason or "")
+
+
+def test_refusal_text_lists_the_nearest_pages() -> None:
+    from services.generation.citations import number_sources
+
+    text = refusal.refusal_text(number_sources([hit("a"), hit("b")]))
+    assert "does not cover" in text and "[1] A: https://" in text
+    assert "empty" in refusal.refusal_text([], index_empty=True)
+
+
+def sample(i: int, bad: bool, agreement: float, dense: float, part: str = "tune") -> tuning.Sample:
+    return tuning.Sample(str(i), part, bad, refusal.Evidence(agreement, dense, 1.0))
+
+
+def test_tuning_finds_the_gap_and_respects_the_false_refusal_limit() -> None:
+    samples = [sample(i, True, 0.05 * i, 0.2) for i in range(4)]
+    samples += [sample(10 + i, False, 0.5 + 0.1 * i, 0.6) for i in range(10)]
+    weights, threshold = tuning.tune(samples, max_false=0.0)
+    rates = tuning.rates(samples, weights, threshold)
+    assert rates["refusal_rate"] == 1.0 and rates["false_refusal_rate"] == 0.0
+
+
+def test_best_threshold_never_splits_equal_scores() -> None:
+    threshold, caught, wrong, _ = tuning.best_threshold([(0.1, True), (0.1, False), (0.9, False)], 0.0)
+    assert (caught, wrong) == (0, 0) and threshold < 0.1
