@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from redis import Redis
-from rq import Callback, Queue
+from rq import Callback, Queue, Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Dependency, Job
 
@@ -53,11 +53,14 @@ def fan_out(plan: indexing.Plan, batches: list[list[PageInfo]], connection: Redi
     queue = Queue(INDEX, connection=connection)
     final_id = f"index-final-{plan.id}"
     head = indexing.plan_to_dict(plan) | {"reindex": []}
+    update = get_settings().update  # a batch of a killed worker is re-queued like a stage job
+    retry = Retry(max=update.max_retries, interval=update.retry_intervals_sec) \
+        if update.max_retries else None
     jobs = [queue.enqueue_call(
         "services.indexer.jobs.index_batch",
         args=(head, [p.model_dump() for p in batch], final_id, len(plan.reindex)),
         timeout=BATCH_TIMEOUT_SEC, result_ttl=RESULT_TTL, failure_ttl=RESULT_TTL,
-        on_failure=Callback(cancel_final), description=f"index {plan.id}: batch {n + 1}",
+        on_failure=Callback(cancel_final), description=f"index {plan.id}: batch {n + 1}", retry=retry,
         meta={"final_job_id": final_id})
         for n, batch in enumerate(batches)]
     queue.enqueue_call("services.indexer.jobs.finish_index", args=(head, [j.id for j in jobs]),
@@ -117,7 +120,11 @@ def shared_progress(connection: Redis, final_id: str, plan_id: str, total: int) 
 
 
 def cancel_final(job: Job, connection: Redis, *exc_info: Any) -> None:
-    """A batch failed for good: cancel the final job so the run shows as failed, drop the build."""
+    """A batch failed for good: cancel the final job so the run shows as failed, drop the build.
+    RQ calls this on every failure, also one it retries (a SIGKILLed worker's abandoned batch)."""
+    if job.retries_left:
+        log.warning("index batch %s failed, %d retries left", job.id, job.retries_left)
+        return
     final_id = job.meta.get("final_job_id")
     plan_head = job.args[0] if job.args else {}
     try:

@@ -8,6 +8,7 @@ through the host-side veth address; it gets its own empty DATA_DIR.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -93,8 +94,10 @@ class WorkerHost:
 
     def batches(self) -> tuple[int, int]:
         """(index_batch jobs this host's worker started, jobs it finished OK), from its RQ log."""
-        text = self.log_text()
-        return text.count("jobs.index_batch("), text.count("Job OK")
+        text = self.log_text()  # RQ logs "index: <description> (<job id>)" when a job starts
+        started = re.findall(r"index: index \w+: batch \d+ \(([-\w]+)\)", text)
+        done = re.findall(r"Job OK \(([-\w]+)\)", text)
+        return len(started), len([job for job in done if job in started])
 
     def kill(self) -> None:
         """SIGKILL the worker and its horse: the host is gone."""
