@@ -11,7 +11,7 @@ from typing import Any
 
 from services.embedding.client import Embedder
 from services.retrieval.sparse import SparseEncoder
-from services.retrieval.store import DENSE, QueryPlan, StoredPoint, VectorStore
+from services.retrieval.store import QueryPlan, StoredPoint, VectorStore
 from shared.errors import Unprocessable
 from shared.schemas import Chunk, ChunkPage, CollectionInfo, PointIn, SearchHit, SearchResponse
 from shared.settings import IndexSettings
@@ -23,6 +23,17 @@ class Retriever:
     def __init__(self, store: VectorStore, embedder: Embedder, settings: IndexSettings) -> None:
         self.store, self.embedder, self.settings = store, embedder, settings
         self.sparse = SparseEncoder(settings)
+        self._dim: int | None = None
+
+    def dim(self) -> int:
+        """The embedding model's vector size (asked once): every stored vector must have it."""
+        if self._dim is None:
+            self._dim = len(self.embedder.embed(["dimension probe"], "query")[0])
+        return self._dim
+
+    def check_dim(self, size: int, what: str) -> None:
+        if size != self.dim():
+            raise Unprocessable(f"{what} has {size} dimensions; the embedding model makes {self.dim()}")
 
     # --- search ---
 
@@ -56,11 +67,8 @@ class Retriever:
     # --- writes ---
 
     def upsert(self, points: list[PointIn], build: str | None = None) -> int:
-        dim = (self.store.info().vectors.get(DENSE) or {}).get("size")
-        wrong = next((p for p in points if dim and len(p.vector) != dim), None)
-        if wrong is not None:
-            raise Unprocessable(f"points: vector of chunk {wrong.chunk.id} has {len(wrong.vector)} "
-                                f"dimensions, the collection has {dim}")
+        for point in points:
+            self.check_dim(len(point.vector), f"points: the vector of chunk {point.chunk.id}")
         stored = [StoredPoint(p.chunk.id, p.vector, self.sparse.document(p.chunk.embed_text),
                               p.chunk.model_dump()) for p in points]
         self.store.upsert(stored, build)
@@ -72,6 +80,7 @@ class Retriever:
                                  build=build)
 
     def start_build(self, settings_hash: str, dim: int) -> str:
+        self.check_dim(dim, "the build's dim")
         return self.store.start_build(settings_hash, dim)
 
     def publish(self, build: str) -> None:

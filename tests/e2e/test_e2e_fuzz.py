@@ -36,5 +36,6 @@ def test_schema_fuzzing_finds_no_server_error(e2e: E2E, service: str, tmp_path: 
          "-H", f"Authorization: Bearer {TOKEN}", "--suppress-health-check", "all",
          "--phases", "examples,coverage,fuzzing"],
         capture_output=True, text=True, timeout=900, cwd=tmp_path)
-    report = result.stdout[-6000:] + result.stderr[-2000:]
+    tracebacks = [line for line in e2e.stack.log().splitlines() if "Error" in line][-20:]
+    report = result.stdout[-6000:] + result.stderr[-2000:] + "\n".join(tracebacks)
     assert result.returncode == 0, report
