@@ -5,9 +5,12 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 log = logging.getLogger(__name__)
+SLICE = 16  # texts per turn at the model: a query waits behind one slice of a bulk request, not all
 
 
 def default_model_path() -> str:
@@ -18,7 +21,9 @@ def default_model_path() -> str:
 
 
 class Encoder:
-    """Loads the model once; `embed` is thread-safe (one batch at a time, torch uses the cores)."""
+    """Loads the model once; `embed` is thread-safe: one slice at a time (torch uses the cores), and
+    a small request (a search query) takes the next turn ahead of a bulk one (an index run's
+    passages), so searches stay fast while an update embeds."""
 
     def __init__(self, model_path: str = "", batch_size: int = 64, threads: int = 2) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub
@@ -35,14 +40,33 @@ class Encoder:
             self.model.get_sentence_embedding_dimension  # renamed in sentence-transformers 6
         self.dim = int(dimension() or 0)
         self.name = Path(self.path).name
-        self._lock = threading.Lock()
+        self._turns = threading.Condition()
+        self._busy = False
+        self._urgent = 0  # small requests waiting for a turn
         log.info("embedding model %s loaded (%d dims)", self.path, self.dim)
+
+    @contextmanager
+    def _turn(self, urgent: bool) -> Iterator[None]:
+        with self._turns:
+            self._urgent += urgent
+            while self._busy or (not urgent and self._urgent):
+                self._turns.wait()
+            self._urgent -= urgent
+            self._busy = True
+        try:
+            yield
+        finally:
+            with self._turns:
+                self._busy = False
+                self._turns.notify_all()
 
     def embed(self, texts: list[str]) -> list[list[float]]:
         """Normalised vectors, one per text."""
-        with self._lock:
-            vectors = self.model.encode(
-                texts, batch_size=self.batch_size, normalize_embeddings=True,
-                convert_to_numpy=True, show_progress_bar=False,
-            )
-        return vectors.tolist()
+        vectors: list[list[float]] = []
+        for start in range(0, len(texts), SLICE):
+            with self._turn(urgent=len(texts) <= SLICE):
+                part = self.model.encode(
+                    texts[start:start + SLICE], batch_size=self.batch_size,
+                    normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+            vectors.extend(part.tolist())
+        return vectors
