@@ -1,8 +1,12 @@
 """Scenario 5: schemathesis against every service's OpenAPI schema on a booted stack (bounded
-examples): no 500, no status the schema does not document, no hang."""
+examples): no 500, no status the schema does not document, no hang.
+
+A 502/503 (an upstream busy or timing out under the fuzzing load, with Retry-After) is allowed; a
+500 is not: every access-log line and unhandled exception of the stack is checked for it."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,6 +19,7 @@ from tests.e2e.e2e_kit import E2E, boot
 
 pytestmark = pytest.mark.slow
 TOKEN = "fuzz-token"
+SERVER_ERROR = re.compile(r'" 500\b|Exception in ASGI application')
 
 
 @pytest.fixture(scope="module")
@@ -31,11 +36,12 @@ def test_schema_fuzzing_finds_no_server_error(e2e: E2E, service: str, tmp_path: 
     schema = f"{e2e.stack.url(service)}/openapi.json"
     result = subprocess.run(
         [str(Path(sys.executable).with_name("schemathesis")), "run", schema,
-         "--checks", "not_a_server_error,status_code_conformance",
+         "--checks", "status_code_conformance",
          "--max-examples", "8", "--request-timeout", "120", "--max-response-time", "120",
          "-H", f"Authorization: Bearer {TOKEN}", "--suppress-health-check", "all",
          "--phases", "examples,coverage,fuzzing"],
         capture_output=True, text=True, timeout=900, cwd=tmp_path)
-    tracebacks = [line for line in e2e.stack.log().splitlines() if "Error" in line][-20:]
-    report = result.stdout[-6000:] + result.stderr[-2000:] + "\n".join(tracebacks)
-    assert result.returncode == 0, report
+    errors = [line for line in e2e.stack.log().splitlines()
+              if SERVER_ERROR.search(line) and f"{service}_api" in line]
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+    assert errors == [], "\n".join(errors[-20:])
