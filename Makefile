@@ -1,7 +1,7 @@
 # The README's two commands: `make run` and `make test`. Each runs set-up first (idempotent).
 VENV := .venv
 PY := $(VENV)/bin/python
-PYTEST_ARGS ?=
+PYTEST_ARGS ?= --durations=30
 
 .PHONY: setup run test bench clean doctor
 
