@@ -160,6 +160,9 @@ class InferSettings(BaseModel):
     followup_max_words: int = Field(8, ge=0)  # shorter questions are retrieved with the previous one
     source_min_ratio: float = Field(0.5, ge=0, le=1)  # hits below this share of the best are dropped
     retrieval_timeout_sec: float = Field(15.0, gt=0)
+    # a finished sentence without [n] gets the source sharing most of its words (0 = off): the
+    # default model does not cite by itself
+    attribution_min_overlap: float = Field(0.5, ge=0, le=1)
     # refusal: refuse when weights · (dense/keyword page agreement, best dense cosine, term coverage)
     # is below the threshold; tuned with `mde eval refusal` on half of ../shared/eval/questions.jsonl
     refusal_weights: list[float] = [1.0, 1.75, 0.0]

@@ -39,6 +39,7 @@ class Prepared:
     verdict: refusal.Verdict = field(default_factory=lambda: refusal.Verdict(False))
     index_empty: bool = False
     retrieval_ms: float = 0.0
+    attribution: float = 0.0  # min word overlap for an added [n]; 0 = off
 
 
 def check_limits(body: GenerateRequest, settings: Settings) -> None:
@@ -60,12 +61,14 @@ def sampling_for(body: GenerateRequest, settings: Settings) -> Sampling:
     )
 
 
-def render(weights: LoadedWeights, messages: list[dict[str, str]]) -> tuple[list[int], tuple[int, ...]]:
-    """Prompt tokens, and the tokens of the system message alone (the cacheable prefix)."""
+def render(weights: LoadedWeights, messages: list[dict[str, str]],
+           system: str) -> tuple[list[int], tuple[int, ...]]:
+    """Prompt tokens, and the prefix they share with the bare system prompt (cacheable)."""
     tokenizer = weights.tokenizer
-    prompt = tokenizer.apply_chat_template(messages, add_generation_prompt=True)
-    prefix = tokenizer.apply_chat_template(messages[:1], add_generation_prompt=False)
-    return list(prompt), tuple(prefix)
+    prompt = list(tokenizer.apply_chat_template(messages, add_generation_prompt=True))
+    alone = tokenizer.apply_chat_template([{"role": "system", "content": system}])
+    shared = next((i for i, (a, b) in enumerate(zip(prompt, alone)) if a != b), len(alone))
+    return prompt, tuple(prompt[:shared])
 
 
 async def prepare(body: GenerateRequest, engine: Engine, retrieval: RetrievalClient,
@@ -78,7 +81,8 @@ async def prepare(body: GenerateRequest, engine: Engine, retrieval: RetrievalCli
     history = prompting.trim_history(body.history, tokenizer, infer.history_tokens)
     if mode == "ft":
         system = prompting.read_prompt(settings.model.ft_system_prompt_file)
-        prompt, prefix = render(weights, prompting.plain_messages(system, history, body.question))
+        prompt, prefix = render(weights, prompting.plain_messages(system, history, body.question),
+                                system)
         return Prepared(mode, weights, prompt, prefix)
     started = time.perf_counter()
     query = prompting.retrieval_query(body.question, body.history, infer.followup_max_words)
@@ -86,7 +90,8 @@ async def prepare(body: GenerateRequest, engine: Engine, retrieval: RetrievalCli
                                    infer.refusal_depth)
     verdict = (refusal.Verdict(True, "the index is empty") if found.index_empty
                else refusal.decide(evidence, infer))
-    prepared = Prepared(mode, weights, verdict=verdict, index_empty=found.index_empty)
+    prepared = Prepared(mode, weights, verdict=verdict, index_empty=found.index_empty,
+                        attribution=infer.attribution_min_overlap)
     prepared.retrieval_ms = (time.perf_counter() - started) * 1000
     if verdict.refused:
         prepared.sources = citations.number_sources(found.hits[:NEAREST])
@@ -96,7 +101,7 @@ async def prepare(body: GenerateRequest, engine: Engine, retrieval: RetrievalCli
     prepared.sources = citations.number_sources(hits[:len(texts)], texts)
     system = prompting.read_prompt(settings.model.system_prompt_file)
     messages = prompting.rag_messages(system, hits, texts, history, body.question)
-    prepared.prompt, prepared.prefix = render(weights, messages)
+    prepared.prompt, prepared.prefix = render(weights, messages, system)
     return prepared
 
 
@@ -125,13 +130,17 @@ async def answer_events(engine: Engine, prepared: Prepared, sampling: Sampling
         yield {"event": "done", "data": done_event(prepared, text, None, started).model_dump()}
         return
     guard = citations.UrlGuard(prepared.sources)
+    attributor = (citations.Attributor(prepared.sources, prepared.attribution)
+                  if prepared.attribution and prepared.sources else None)
     pieces: list[str] = []
     finished: Finished | None = None
     async for item in engine.stream(prepared.weights, prepared.prompt, sampling, prepared.prefix):
         if isinstance(item, Piece):
             text = guard.feed(item.text)
+            text = attributor.feed(text) if attributor else text
         else:
             finished, text = item, guard.flush()
+            text = attributor.feed(text) + attributor.flush() if attributor else text
         if text:
             pieces.append(text)
             yield {"event": "token", "data": {"text": text}}

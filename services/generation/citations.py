@@ -126,6 +126,71 @@ class UrlGuard:
         return clean_text(rest, self.allowed, self.count)
 
 
+ATTRIBUTION_WORD = re.compile(r"[a-z0-9][a-z0-9_-]{3,}")
+ENDINGS = ".!?"
+
+
+def _words(text: str) -> set[str]:
+    return set(ATTRIBUTION_WORD.findall(text.lower()))
+
+
+class Attributor:
+    """Appends [n] to a finished sentence that cites nothing, naming the source that shares the most
+    of its words (at least `min_overlap` of them); code blocks are left alone."""
+
+    def __init__(self, sources: list[SourceRef], min_overlap: float) -> None:
+        self.sources = [(s.n, _words(" ".join([s.title, *s.heading_path, s.text]))) for s in sources]
+        self.min_overlap = min_overlap
+        self.sentence, self.held, self.code = "", "", False
+
+    def feed(self, text: str) -> str:
+        out: list[str] = []
+        for char in text:
+            if self.held and (char.isspace() or char in ENDINGS):
+                if char in ENDINGS:
+                    self.held += char
+                    continue
+                out.append(self._cite() + self.held + char)
+                self.sentence, self.held = "", ""
+                continue
+            if self.held:
+                out.append(self.held)
+                self.sentence += self.held
+                self.held = ""
+            if char in ENDINGS and not self.code:
+                self.held = char
+            elif char == "\n":
+                out.append(self._line_end() + char)
+            else:
+                self.sentence += char
+                out.append(char)
+        return "".join(out)
+
+    def flush(self) -> str:
+        ending = (self._cite() + self.held) if self.held or not self.code else self.held
+        self.held, self.sentence = "", ""
+        return ending
+
+    def _line_end(self) -> str:
+        line = self.sentence.strip()
+        if line.startswith("```"):
+            self.code = not self.code
+            self.sentence = ""
+            return ""
+        ending = "" if self.code else self._cite()
+        self.sentence = ""
+        return ending
+
+    def _cite(self) -> str:
+        if self.code or CITATION.search(self.sentence):
+            return ""
+        words = _words(self.sentence)
+        if len(words) < 3 or not self.sources:
+            return ""
+        overlap, number = max((len(words & known) / len(words), n) for n, known in self.sources)
+        return f" [{number}]" if overlap >= self.min_overlap else ""
+
+
 def cited(text: str, count: int) -> list[int]:
     """Source numbers the text cites, in order of first appearance."""
     seen: list[int] = []

@@ -1,11 +1,12 @@
-"""Faster attention and SwiGLU for llama-family models on MLX's CPU backend.
+"""Faster attention, SwiGLU and matrix layout for llama-family models on MLX's CPU backend.
 
 On Linux, MLX's CPU `exp` is a scalar libm call (~85 M/s here) and dominates prefill: the attention
 softmax and SiLU spend most of their time in it. These kernels compute `exp` with a polynomial and
 repeated squaring (only multiplies and adds, which `mx.compile` fuses into one vectorised loop), skip
 the softmax's max pass (attention logits are clamped to a range where `exp` cannot overflow) and get
 the softmax denominator from the value matmul (a ones column appended to V). `accelerate(model)`
-swaps the classes of the attention and MLP modules in place, so LoRA layers keep working.
+swaps the classes of the attention and MLP modules in place, so LoRA layers keep working, and stores
+the weights transposed (see `transpose_storage`).
 """
 
 from __future__ import annotations
@@ -117,12 +118,28 @@ def _fast_class(base: type, kind: str) -> type:
     return type(f"Fast{base.__name__}", (base,), {"__call__": call})
 
 
+def transpose_storage(model: Any) -> int:
+    """Store each float Linear/Embedding weight transposed (seen through a transposed view, so the
+    module is unchanged): `x @ weight.T` becomes a plain row-major product, which OpenBLAS runs up
+    to ~2× faster for the one-row products of decoding (the 49k-row output layer most of all)."""
+    import mlx.nn as nn
+
+    count = 0
+    for _, module in model.named_modules():
+        if type(module) in (nn.Linear, nn.Embedding) and module.weight.dtype == mx.float32:
+            module.weight = mx.contiguous(module.weight.T).T
+            count += 1
+    mx.eval(model.parameters())
+    return count
+
+
 def accelerate(model: Any) -> bool:
     """Swap in the fast kernels when the model is llama-family on the CPU; True when it did."""
     from mlx_lm.models import llama
 
     if mx.default_device() != mx.cpu or not hasattr(model, "layers"):
         return False
+    transpose_storage(model)
     layers = list(model.layers)
     if not layers or not all(isinstance(layer, llama.TransformerBlock) for layer in layers):
         log.info("fast kernels skipped: %s is not a llama-family model", type(model).__module__)

@@ -1,7 +1,10 @@
 """Prompts: the system prompt, numbered sources under a token budget, history bounded by tokens.
 
-The system prompt is the first message on its own, so its tokens are the same prefix in every rag
-prompt and the engine can keep their KV cache.
+The numbered sources follow the system prompt in the system message and the question is the last
+user turn: of the layouts tried with SmolLM2-135M (sources in the user turn before or after the
+question, with or without a citing instruction), this one answers in sentences instead of echoing
+the sources. The system prompt's tokens are the same prefix in every rag prompt, so the engine keeps
+their KV cache.
 """
 
 from __future__ import annotations
@@ -13,9 +16,6 @@ from typing import Any, Protocol
 
 from shared.schemas import ChatTurn, SearchHit
 
-CITE_INSTRUCTION = ("Answer the question using only the sources above. Cite the sources you use "
-                    "as [1], [2] right after the sentence they support. If the sources do not "
-                    "answer it, say that the documentation does not cover it.")
 FOLLOW_UP = re.compile(r"^(and|or|but|also|what about|how about|then|so|same|it|that|this|those|"
                        r"they|there|on|for|with|in)\b", re.IGNORECASE)
 MIN_PASSAGE_TOKENS = 48  # a trimmed last source shorter than this is left out instead
@@ -93,11 +93,11 @@ def retrieval_query(question: str, history: list[ChatTurn], max_words: int) -> s
 
 def rag_messages(system: str, hits: list[SearchHit], texts: list[str], history: list[ChatTurn],
                  question: str) -> list[dict[str, str]]:
-    """System prompt, history, then the numbered sources with the question and how to cite."""
-    user = f"Sources:\n\n{sources_block(hits, texts)}\n\n{CITE_INSTRUCTION}\n\nQuestion: {question}"
-    return [{"role": "system", "content": system},
+    """System prompt followed by the numbered sources, the history, then the question."""
+    documentation = f"{system}\n\nDocumentation:\n\n{sources_block(hits, texts)}"
+    return [{"role": "system", "content": documentation},
             *({"role": turn.role, "content": turn.content} for turn in history),
-            {"role": "user", "content": user}]
+            {"role": "user", "content": question}]
 
 
 def plain_messages(system: str, history: list[ChatTurn], question: str) -> list[dict[str, str]]:

@@ -70,3 +70,22 @@ def test_cited_numbers_and_footer() -> None:
 
 def test_source_ref_round_trips() -> None:
     assert SourceRef.model_validate(SOURCES[0].model_dump()) == SOURCES[0]
+
+
+def test_sentences_without_citations_get_the_best_matching_source() -> None:
+    sources = citations.number_sources([
+        hit("enable-controlled-folders", text="Run Set-MpPreference -EnableControlledFolderAccess "
+                                              "AuditMode in an elevated PowerShell window."),
+        hit("linux-exclusions", text="Use mdatp exclusion folder add --path to exclude a folder.")])
+    text = ("Run Set-MpPreference -EnableControlledFolderAccess AuditMode from PowerShell. "
+            "Version 10.5 is fine! Use mdatp exclusion folder add --path [2].\n"
+            "```\nSet-MpPreference -EnableControlledFolderAccess AuditMode\n```\n"
+            "- exclude a folder with mdatp exclusion add")
+    attributor, out = citations.Attributor(sources, 0.5), ""
+    for i in range(0, len(text), 3):
+        out += attributor.feed(text[i:i + 3])
+    out += attributor.flush()
+    assert out.startswith("Run Set-MpPreference -EnableControlledFolderAccess AuditMode from "
+                          "PowerShell [1]. Version 10.5 is fine! Use mdatp")
+    assert "--path [2].\n```\nSet-MpPreference -EnableControlledFolderAccess AuditMode\n```" in out
+    assert out.endswith("exclude a folder with mdatp exclusion add [2]")

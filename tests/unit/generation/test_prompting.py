@@ -59,8 +59,8 @@ def test_rag_messages_number_sources_after_a_fixed_system_prompt() -> None:
     hits = [hit("a", text="Alpha text."), hit("b", text="Beta text.")]
     messages = prompting.rag_messages("SYSTEM", hits, [h.text for h in hits],
                                       [ChatTurn(role="user", content="earlier")], "Why?")
-    assert messages[0] == {"role": "system", "content": "SYSTEM"}
+    system = messages[0]["content"]
+    assert messages[0]["role"] == "system" and system.startswith("SYSTEM\n\nDocumentation:")
+    assert "[1] A > Section\nAlpha text." in system and "[2] B > Section\nBeta text." in system
     assert messages[1]["content"] == "earlier"
-    user = messages[-1]["content"]
-    assert "[1] A > Section\nAlpha text." in user and "[2] B > Section\nBeta text." in user
-    assert user.index("[1]") < user.index("Question: Why?")
+    assert messages[-1] == {"role": "user", "content": "Why?"}

@@ -1,0 +1,115 @@
+"""One measurement each, for `ops.bench.generate`: bare mlx-lm, the service (SSE), RAG questions
+through the service, and concurrent chats."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from typing import Any
+
+import httpx
+
+from shared.settings import PROJECT_ROOT
+
+SHARED = PROJECT_ROOT.parent / "shared"
+CHAT = "Explain step by step how to onboard a Linux server to Microsoft Defender for Endpoint."
+
+
+def long_question(tokenizer: Any, target_tokens: int = 1500) -> str:
+    """Documentation text of about target_tokens tokens with a question at the end (a RAG-sized prompt)."""
+    text = ""
+    for path in sorted((SHARED / "corpus" / "mde").glob("*.md")):
+        text += path.read_text(encoding="utf-8")[:3000] + "\n\n"
+        if len(tokenizer.encode(text)) >= target_tokens:
+            break
+    return text + "\nQuestion: which settings does this describe? Answer briefly."
+
+
+def rag_questions(limit: int = 12) -> list[str]:
+    rows = [json.loads(line) for line in (SHARED / "eval" / "questions.jsonl").read_text().splitlines()]
+    return [row["question"] for row in rows if row["kind"] != "unanswerable"][:limit]
+
+
+def bare_run(model: Any, tokenizer: Any, prompt: list[int], max_tokens: int, step: int) -> dict:
+    """In-process mlx_lm.stream_generate, greedy."""
+    from mlx_lm import stream_generate
+    from mlx_lm.sample_utils import make_sampler
+
+    started, first, last = time.perf_counter(), None, None
+    for response in stream_generate(model, tokenizer, prompt, max_tokens=max_tokens,
+                                    sampler=make_sampler(temp=0.0), prefill_step_size=step):
+        first = first or time.perf_counter()
+        last = response
+    assert first is not None and last is not None
+    return {"ttft_s": first - started, "tok_s": last.generation_tps, "tokens": last.generation_tokens}
+
+
+def service_run(url: str, body: dict[str, Any]) -> dict:
+    """POST /generate as SSE; TTFT is seen by the client (retrieval included in rag modes)."""
+    started, first, done = time.perf_counter(), None, {}
+    with httpx.stream("POST", f"{url}/generate", json=body, timeout=900) as response:
+        if response.status_code != 200:
+            raise RuntimeError(f"/generate answered {response.status_code}: {response.read()!r}")
+        event = ""
+        for line in response.iter_lines():
+            if line.startswith("event:"):
+                event = line[6:].strip()
+                if event == "token" and first is None:
+                    first = time.perf_counter()
+            elif line.startswith("data:") and event == "done":
+                done = json.loads(line[5:])
+    ended = time.perf_counter()
+    return {"ttft_s": (first or ended) - started, "tok_s": done["timings"]["tokens_per_sec"],
+            "tokens": done["usage"]["completion_tokens"], "prompt_tokens": done["usage"]["prompt_tokens"],
+            "refused": done.get("refused", False), "wall_s": ended - started}
+
+
+def concurrent_run(url: str, chats: int, max_tokens: int) -> dict:
+    """`chats` short chats at once; aggregate completion tok/s over the whole wall time."""
+    body = {"question": CHAT, "mode": "ft", "max_tokens": max_tokens, "temperature": 0}
+    results: list[dict] = []
+    threads = [threading.Thread(target=lambda: results.append(service_run(url, body)))
+               for _ in range(chats)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - started
+    tokens = sum(r["tokens"] for r in results)
+    return {"chats": chats, "tokens": tokens, "wall_s": wall, "agg_tok_s": tokens / wall}
+
+
+def start_service(port: int, blas: str, retrieval_url: str | None) -> subprocess.Popen[bytes]:
+    # the whole ~1.5k-token document travels as the question, so lift the question limit
+    env = {**os.environ, "GENERATION_PORT": str(port), "MODEL__BLAS_LIBRARY": blas,
+           "INFER__MAX_QUESTION_CHARS": "100000", "INFER__QUEUE_SIZE": "16"}
+    if retrieval_url:
+        env["RETRIEVAL_URL"] = retrieval_url
+    process = subprocess.Popen([sys.executable, "-m", "shared.serve", "generation"], cwd=PROJECT_ROOT,
+                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=2).status_code == 200:
+                return process
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    process.kill()
+    raise RuntimeError("generation service did not become ready")
+
+
+def retrieval_ready(url: str | None) -> bool:
+    """Whether a retrieval service with a non-empty index answers at url."""
+    if not url:
+        return False
+    try:
+        reply = httpx.post(f"{url}/search", json={"query": "onboard linux", "top_k": 1}, timeout=30)
+        return reply.status_code == 200 and bool(reply.json()["hits"])
+    except httpx.HTTPError:
+        return False
