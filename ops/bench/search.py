@@ -63,6 +63,13 @@ def latencies(url: str, queries: list[str], mode: str, rounds: int) -> dict[str,
             "p95": round(ordered[int(0.95 * (len(ordered) - 1))], 2), "n": len(ordered)}
 
 
+class FixedSize:
+    """Stands in for the model where only the vector size is asked (vectors here are random)."""
+
+    def embed(self, texts: list[str], kind: str = "passage") -> list[list[float]]:
+        return [[1.0] + [0.0] * 383 for _ in texts]
+
+
 def synthetic_index(source_dir: Path, target_dir: Path, count: int) -> int:
     """`count` points: the docsite's chunk texts, repeated with new ids, and random unit vectors."""
     from services.indexer.chunking import point_id
@@ -70,10 +77,12 @@ def synthetic_index(source_dir: Path, target_dir: Path, count: int) -> int:
     from services.retrieval.store import open_store
     from shared.schemas import PointIn
 
-    source = Retriever(open_store(load_settings(data_dir=source_dir)), None, load_settings().index)  # type: ignore[arg-type]
+    source = Retriever(open_store(load_settings(data_dir=source_dir)), FixedSize(),
+                       load_settings().index)
     chunks = source.chunks(None, 10_000).items
     source.close()
-    target = Retriever(open_store(load_settings(data_dir=target_dir)), None, load_settings().index)  # type: ignore[arg-type]
+    target = Retriever(open_store(load_settings(data_dir=target_dir)), FixedSize(),
+                       load_settings().index)
     rng = random.Random(7)
     batch: list[PointIn] = []
     for n in range(count):
@@ -99,7 +108,7 @@ def store_only(data_dir: Path, queries: list[str]) -> dict[str, float]:
     from services.retrieval.store import QueryPlan, open_store
 
     settings = load_settings(data_dir=data_dir)
-    retriever = Retriever(open_store(settings), None, settings.index)  # type: ignore[arg-type]
+    retriever = Retriever(open_store(settings), FixedSize(), settings.index)
     rng = random.Random(3)
     times = []
     for query in queries * 3:

@@ -25,7 +25,7 @@ def service_up(settings: Settings, name: str) -> bool:
         return False
 
 
-def local_sink(settings: Settings) -> Any:
+def local_sink(settings: Settings, embedder: Any) -> Any:
     """The retrieval store opened in this process; exits with a hint when the service holds it."""
     from services.retrieval.retriever import Retriever
     from services.retrieval.store import StoreLocked, open_store
@@ -35,12 +35,7 @@ def local_sink(settings: Settings) -> Any:
     except StoreLocked as error:
         console.print(f"[red]{error}: the retrieval service owns the index; use --remote[/red]")
         raise typer.Exit(2) from None
-    return Retriever(store, _NoQueries(), settings.index)
-
-
-class _NoQueries:
-    def embed(self, texts: list[str], kind: str = "passage") -> list[list[float]]:
-        raise RuntimeError("this retriever only writes")
+    return Retriever(store, embedder, settings.index)
 
 
 def process_command(
@@ -89,10 +84,10 @@ def index_command(
     retrieval_up = service_up(settings, "retrieval")
     if retrieval_up and not remote:
         console.print("the retrieval service is running: writing through its API")
-    sink = RetrievalClient(settings) if remote or retrieval_up else local_sink(settings)
-    source = HttpPageSource(settings) if remote else StorePageSource(settings)
     use_api = remote or service_up(settings, "embedding")
     embedder = HttpEmbedder(settings) if use_api else LocalEmbedder(settings)
+    sink = RetrievalClient(settings) if remote or retrieval_up else local_sink(settings, embedder)
+    source = HttpPageSource(settings) if remote else StorePageSource(settings)
     try:
         with bar_progress() as progress:
             result = indexing.run(source, embedder, sink, settings, full, progress)
