@@ -31,7 +31,9 @@ pytestmark = pytest.mark.slow
 SLOW_SITE = ("--delay-ms", "400")  # a crawl of the 20-page slice lasts long enough to be hit
 # retry a killed worker's job at once: a retry with a delay waits for RQ's scheduler lock, which
 # the killed worker's scheduler held (~40 s more per fault)
-FAST_RETRY = {"UPDATE__RETRY_INTERVALS_SEC": "[0, 0]"}
+FAST_RETRY = {"UPDATE__RETRY_INTERVALS_SEC": "[0, 0]",
+              # enough steps that the train worker can be caught mid-training, checkpoints often
+              "FINETUNE__ITERS": "40", "FINETUNE__CHECKPOINT_EVERY": "2"}
 FIGURES: dict[str, dict] = {}
 
 
@@ -101,14 +103,26 @@ def test_3_train_worker_sigkilled_mid_finetune(e2e: E2E) -> None:
     """Fault: SIGKILL the train worker (a SimpleWorker) while the bootstrap fine-tune trains."""
     update_id = e2e.bootstrap_id  # type: ignore[attr-defined]
     with BackgroundAsker(e2e) as asker:
-        wait_stage(e2e, update_id, "finetune")
-        time.sleep(3.0)
+        wait_training(e2e, update_id)
         killed = kill_worker(e2e, "train")
         wait_respawn(e2e, "train", killed)
         update = e2e.wait_update(update_id)
     assert update["status"] == "finished", update
     assert e2e.stage(update, "finetune")["result"]["status"] in ("published", "rejected")
     settle(e2e, update, asker, "train_kill")
+
+
+def wait_training(e2e: E2E, update_id: str, timeout: float = 600.0) -> None:
+    """Wait until the fine-tune job reports training steps past its first checkpoint."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        view = wait_stage(e2e, update_id, "finetune", ("started", "finished", "failed"))
+        assert view["state"] == "started", f"fine-tune ended before it could be killed: {view}"
+        progress = view.get("progress") or {}
+        if progress.get("stage") == "train" and int(progress.get("done", 0)) >= 3:
+            return
+        time.sleep(0.2)
+    raise TimeoutError("fine-tune never reported training steps")
 
 
 def test_3_redis_restarted_mid_update(e2e: E2E) -> None:
