@@ -94,6 +94,7 @@ class ModelSettings(BaseModel):
     blas_library: str = "auto"  # "auto" finds Debian's OpenBLAS on Linux; "none" keeps MLX's own
     prefill_step_size: int = Field(512, ge=16)
     fast_kernels: bool = True  # polynomial-exp attention and SwiGLU on MLX's CPU (llama family)
+    native_kernels: bool = True  # compile MLX's fused CPU kernels with -march=native (Linux, g++)
 
 
 class FinetuneSettings(BaseModel):

@@ -165,4 +165,5 @@ def done_event(prepared: Prepared, text: str, finished: Finished | None,
                         queue_ms=round(finished.queue_ms if finished else 0.0, 1)),
         weights=prepared.weights.info, refused=prepared.verdict.refused,
         refusal_reason=prepared.verdict.reason, sources=prepared.sources,
-        cited=citations.cited(text, len(prepared.sources)), index_empty=prepared.index_empty)
+        cited=[] if prepared.verdict.refused else citations.cited(text, len(prepared.sources)),
+        index_empty=prepared.index_empty)

@@ -11,15 +11,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import queue
+import tempfile
 import threading
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future
+from pathlib import Path
 from typing import Any
 
 from services.generation.batching import Batch, Finished, Job, Piece, Sampling
 from services.generation.weights import (LoadedWeights, WeightSet, load_published, load_weights,
                                          published)
 from shared.errors import Busy, NotReady
+from shared.mlx_runtime import use_fast_blas
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -42,6 +45,11 @@ class Engine:
 
     async def start(self) -> None:
         """Start the MLX thread and load the base weights, then whatever is published."""
+        if self.settings.model.native_kernels and self.settings.model.fast_kernels:
+            use_fast_blas()  # before kernels imports mlx
+            from services.generation.kernels import native_compiler
+
+            native_compiler(Path(tempfile.gettempdir()) / "mde-mlx-native")  # one per machine
         self.thread.start()
         base = await self.call(load_weights, self.settings.model.base_id, "base", None, None,
                                self.settings.model.fast_kernels)

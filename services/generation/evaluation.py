@@ -72,7 +72,7 @@ def judge(question: EvalQuestion, done: dict[str, Any]) -> Outcome:
     outcome.facts = all(fact.lower() in text.lower() for fact in question.must_include)
     pages = {source.removesuffix(".md") for source in question.sources}
     urls = {int(s["n"]): s["url"] for s in done.get("sources", [])}
-    numbers = [n for n in done.get("cited", []) if n in urls]
+    numbers = [] if outcome.refused else [n for n in done.get("cited", []) if n in urls]
     outcome.cited = len(numbers)
     outcome.cited_right = sum(1 for n in numbers if slug(urls[n].split("#")[0]) in pages)
     if not outcome.refused:

@@ -12,7 +12,11 @@ the weights transposed (see `transpose_storage`).
 from __future__ import annotations
 
 import logging
+import os
+import shutil
+import sys
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import mlx.core as mx
@@ -116,6 +120,25 @@ def _mlp_call(self: Any, x: mx.array) -> mx.array:
 def _fast_class(base: type, kind: str) -> type:
     call = _attention_call if kind == "attention" else _mlp_call
     return type(f"Fast{base.__name__}", (base,), {"__call__": call})
+
+
+def native_compiler(folder: Path) -> bool:
+    """Have MLX's CPU JIT compile fused kernels for this CPU (`-march=native`: AVX-512 here, ~2×
+    faster `exp`) into a cache of its own: a `g++` wrapper goes first on PATH, TMPDIR points at the
+    cache (MLX keeps compiled kernels under the temp dir). Call before the first compiled call."""
+    real = shutil.which("g++")
+    if sys.platform != "linux" or real is None or os.environ.get("MDE_NATIVE_CXX") == real:
+        return False
+    wrapper = folder / "bin" / "g++"
+    wrapper.parent.mkdir(parents=True, exist_ok=True)
+    (folder / "tmp").mkdir(exist_ok=True)
+    wrapper.write_text(f'#!/bin/sh\nexec "{real}" -march=native "$@"\n', encoding="utf-8")
+    wrapper.chmod(0o755)
+    os.environ["PATH"] = f"{wrapper.parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    os.environ["TMPDIR"] = str(folder / "tmp")
+    os.environ["MDE_NATIVE_CXX"] = real
+    log.info("MLX compiles its CPU kernels with -march=native into %s", folder / "tmp")
+    return True
 
 
 def transpose_storage(model: Any) -> int:
