@@ -89,9 +89,9 @@ def summarize(label: str, result: dict) -> list[str]:
     lines += [f"| {label} | service/bare TTFT ratio (overhead) | | {spread(overhead)} | |",
               f"| {label} | bare/service decode ratio (overhead) | | | {spread(decode)} |",
               f"| {label} | raw mlx-lm/service TTFT ratio (speed-up) | | {spread(speedup)} | |",
-              f"| {label} | {result['chats']} chats vs 1: aggregate tok/s "
-              f"{spread([m['agg_tok_s'] for m in r['many']], 1)} vs "
-              f"{spread([o['agg_tok_s'] for o in r['one']], 1)} | | | ×{spread(scaling)} |"]
+              (f"| {label} | {result['chats']} chats vs 1: aggregate tok/s "
+               f"{spread([m['agg_tok_s'] for m in r['many']], 1)} vs "
+               f"{spread([o['agg_tok_s'] for o in r['one']], 1)} | | | ×{spread(scaling)} |")]
     return lines
 
 

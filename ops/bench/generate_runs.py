@@ -92,16 +92,23 @@ def start_service(port: int, blas: str, retrieval_url: str | None) -> subprocess
         env["RETRIEVAL_URL"] = retrieval_url
     process = subprocess.Popen([sys.executable, "-m", "shared.serve", "generation"], cwd=PROJECT_ROOT,
                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 180
+    if not wait_ready(f"http://127.0.0.1:{port}", 180):
+        process.kill()
+        raise RuntimeError("generation service did not become ready")
+    return process
+
+
+def wait_ready(url: str, seconds: float) -> bool:
+    """Poll GET /ready until it answers 200 (True) or the time is up (False)."""
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=2).status_code == 200:
-                return process
+            if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
+                return True
         except httpx.HTTPError:
             pass
-        time.sleep(0.5)
-    process.kill()
-    raise RuntimeError("generation service did not become ready")
+        time.sleep(0.3)
+    return False
 
 
 def retrieval_ready(url: str | None) -> bool:

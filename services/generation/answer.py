@@ -16,8 +16,15 @@ from services.generation.engine import Engine, Finished, Piece, Sampling
 from services.generation.retrieval import RetrievalClient
 from services.generation.weights import LoadedWeights
 from shared.errors import ServiceError
-from shared.schemas import (GenerateDone, GenerateRequest, Mode, SearchResponse, SourceRef,
-                            Timings, Usage)
+from shared.schemas import (
+    GenerateDone,
+    GenerateRequest,
+    Mode,
+    SearchResponse,
+    SourceRef,
+    Timings,
+    Usage,
+)
 from shared.settings import Settings
 
 NEAREST = 3  # pages listed with a refusal

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -75,6 +76,6 @@ async def sse(events: AsyncIterator[dict[str, Any]]) -> AsyncIterator[dict[str, 
     try:
         async for event in events:
             yield {"event": event["event"], "data": json.dumps(event["data"])}
-    except Exception as error:  # noqa: BLE001 - the status line is already sent
+    except Exception as error:
         log.exception("generation failed mid-stream")
         yield {"event": "error", "data": json.dumps(error_event(error))}

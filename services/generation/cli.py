@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import httpx
 import typer
@@ -19,6 +19,16 @@ QUESTIONS = PROJECT_ROOT.parent / "shared" / "eval" / "questions.jsonl"
 HINT = "start the stack with `make run`"
 
 
+def sse_events(lines: Iterable[str]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(event, data) pairs from the lines of a Server-Sent Events stream with JSON data."""
+    event = "message"
+    for line in lines:
+        if line.startswith("event:"):
+            event = line[6:].strip()
+        elif line.startswith("data:"):
+            yield event, json.loads(line[5:])
+
+
 def _events(settings: Settings, payload: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
     """(event, data) pairs from POST /generate's stream; exits with a one-line message on errors."""
     url = f"{settings.generation_url}/generate"
@@ -28,12 +38,7 @@ def _events(settings: Settings, payload: dict[str, Any]) -> Iterator[tuple[str, 
                 detail = reply.read().decode(errors="replace")[:300]
                 console.print(f"[red]mde: generation answered {reply.status_code}: {detail}[/red]")
                 raise typer.Exit(1)
-            event = "message"
-            for line in reply.iter_lines():
-                if line.startswith("event:"):
-                    event = line[6:].strip()
-                elif line.startswith("data:"):
-                    yield event, json.loads(line[5:])
+            yield from sse_events(reply.iter_lines())
     except httpx.TransportError as error:
         console.print(f"[red]mde: generation service at {url} is not reachable "
                       f"({type(error).__name__}): {HINT}[/red]")
@@ -41,9 +46,9 @@ def _events(settings: Settings, payload: dict[str, Any]) -> Iterator[tuple[str, 
 
 
 def ask(question: str = typer.Argument(..., help="what to ask the documentation"),
-        mode: Optional[str] = typer.Option(None, "--mode", help="rag, ft or rag_ft"),
-        top_k: Optional[int] = typer.Option(None, "--top-k", min=1, max=50),
-        max_tokens: Optional[int] = typer.Option(None, "--max-tokens", min=1)) -> None:
+        mode: str | None = typer.Option(None, "--mode", help="rag, ft or rag_ft"),
+        top_k: int | None = typer.Option(None, "--top-k", min=1, max=50),
+        max_tokens: int | None = typer.Option(None, "--max-tokens", min=1)) -> None:
     """Ask a question: the answer streams, then its sources and timings."""
     from shared.settings import get_settings
 
@@ -76,9 +81,10 @@ def _print_done(done: dict[str, Any], sources: list[dict[str, Any]]) -> None:
                   f"{timings.get('tokens_per_sec', 0):.1f} tok/s[/dim]")
 
 
-def eval_answers(questions: Path = typer.Option(QUESTIONS, "--questions", exists=True),
+def eval_answers(questions: str | None = typer.Option(None, "--questions",
+                                                   help="JSONL (default: the public set)"),
                  mode: str = typer.Option("rag", "--mode", help="rag, ft or rag_ft"),
-                 limit: Optional[int] = typer.Option(None, "--limit", min=1),
+                 limit: int | None = typer.Option(None, "--limit", min=1),
                  max_tokens: int = typer.Option(160, "--max-tokens", min=1),
                  part: str = typer.Option("all", "--part", help="all, tune or holdout"),
                  as_json: bool = typer.Option(False, "--json")) -> None:
@@ -87,7 +93,7 @@ def eval_answers(questions: Path = typer.Option(QUESTIONS, "--questions", exists
     from shared.settings import get_settings
 
     settings = get_settings()
-    chosen = evaluation.load(questions, part)[:limit]
+    chosen = evaluation.load(Path(questions) if questions else QUESTIONS, part)[:limit]
     outcomes = []
     for i, question in enumerate(chosen, start=1):
         payload = {"question": question.question, "mode": mode, "max_tokens": max_tokens,
@@ -102,7 +108,8 @@ def eval_answers(questions: Path = typer.Option(QUESTIONS, "--questions", exists
     console.print_json(json.dumps(summary)) if as_json else _table(summary)
 
 
-def eval_refusal(questions: Path = typer.Option(QUESTIONS, "--questions", exists=True),
+def eval_refusal(questions: str | None = typer.Option(None, "--questions",
+                                                   help="JSONL (default: the public set)"),
                  max_false: float = typer.Option(0.10, "--max-false", min=0, max=1),
                  as_json: bool = typer.Option(False, "--json")) -> None:
     """Tune the refusal weights on the tune half; report held-out and whole-set rates."""
@@ -110,7 +117,7 @@ def eval_refusal(questions: Path = typer.Option(QUESTIONS, "--questions", exists
     from shared.settings import get_settings
 
     settings = get_settings()
-    samples = asyncio.run(_samples(settings, questions))
+    samples = asyncio.run(_samples(settings, Path(questions) if questions else QUESTIONS))
     weights, threshold = tuning.tune(samples, max_false)
     current = (settings.infer.refusal_weights, settings.infer.refusal_threshold)
     report = {"tuned": {"refusal_weights": weights, "refusal_threshold": threshold},

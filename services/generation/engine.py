@@ -19,8 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from services.generation.batching import Batch, Finished, Job, Piece, Sampling
-from services.generation.weights import (LoadedWeights, WeightSet, load_published, load_weights,
-                                         published)
+from services.generation.weights import (
+    LoadedWeights,
+    WeightSet,
+    load_published,
+    load_weights,
+    published,
+)
 from shared.errors import Busy, NotReady
 from shared.mlx_runtime import use_fast_blas
 from shared.settings import Settings
@@ -103,8 +108,11 @@ class Engine:
         self.pending += 1
         loop = asyncio.get_running_loop()
         events: asyncio.Queue[Any] = asyncio.Queue()
-        job = Job(weights, prompt, sampling,
-                  lambda item: loop.call_soon_threadsafe(events.put_nowait, item), prefix)
+
+        def emit(item: Any) -> None:
+            loop.call_soon_threadsafe(events.put_nowait, item)
+
+        job = Job(weights, prompt, sampling, emit, prefix)
         self.inbox.put(job)
         try:
             while True:
@@ -126,7 +134,7 @@ class Engine:
             for key, batch in list(self.batches.items()):
                 try:
                     batch.step()
-                except Exception as error:  # noqa: BLE001 - handed to the waiting clients
+                except Exception as error:
                     log.exception("generation failed")
                     batch.fail(error)
                 if batch.idle:
@@ -158,7 +166,7 @@ class Engine:
                                       self.settings.model.prefill_step_size, infer.prefix_cache)
         try:
             self.batches[key].add(job)
-        except Exception as error:  # noqa: BLE001 - handed to the waiting client
+        except Exception as error:
             log.exception("could not start a generation")
             job.emit(error)
 

@@ -15,7 +15,7 @@ import logging
 import os
 import shutil
 import sys
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -116,7 +116,7 @@ def _mlp_call(self: Any, x: mx.array) -> mx.array:
     return self.down_proj(swiglu(self.gate_proj(x), self.up_proj(x)))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _fast_class(base: type, kind: str) -> type:
     call = _attention_call if kind == "attention" else _mlp_call
     return type(f"Fast{base.__name__}", (base,), {"__call__": call})
@@ -145,7 +145,7 @@ def transpose_storage(model: Any) -> int:
     """Store each float Linear/Embedding weight transposed (seen through a transposed view, so the
     module is unchanged): `x @ weight.T` becomes a plain row-major product, which OpenBLAS runs up
     to ~2× faster for the one-row products of decoding (the 49k-row output layer most of all)."""
-    import mlx.nn as nn
+    from mlx import nn
 
     count = 0
     for _, module in model.named_modules():

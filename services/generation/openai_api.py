@@ -19,8 +19,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from sse_starlette.sse import EventSourceResponse
 
 from services.generation import citations
-from services.generation.answer import (Unprocessable, answer_events, check_limits, prepare,
-                                        sampling_for)
+from services.generation.answer import (
+    Unprocessable,
+    answer_events,
+    check_limits,
+    prepare,
+    sampling_for,
+)
 from services.generation.engine import Engine
 from services.generation.retrieval import RetrievalClient
 from services.generation.streaming import collect, error_event
@@ -121,7 +126,7 @@ async def chunks(events: AsyncIterator[dict[str, Any]], model: str) -> AsyncIter
                     yield chunk({"content": footer})
                 yield chunk({"sources": done.get("sources", [])}, _finish(done),
                             sources=done.get("sources", []), usage=_usage(done), mde=_extras(done))
-    except Exception as error:  # noqa: BLE001 - the status line is already sent
+    except Exception as error:
         log.exception("chat completion failed mid-stream")
         yield json.dumps({"error": {**error_event(error), "message": str(error)}})
     yield "[DONE]"

@@ -17,19 +17,7 @@ from shared.schemas import SearchHit, SourceRef
 from shared.settings import InferSettings
 
 WORD = re.compile(r"[a-z0-9][a-z0-9+#]*(?:[._-][a-z0-9+#]+)*")
-STOPWORDS = frozenset("""
-a about above after again against all also am an and any are as at be because been before being
-below between both but by can cannot could did do does doing don done down during each either
-else ever every few for from further get gets getting go goes going got had has have having he her
-here hers how i if in into is it its itself just let like make makes many may me might more most
-much must my myself need needs no nor not now of off on once one only or other our ours out over
-own per please put really same say see set sets should so some still such sure take than that the
-their them then there these they thing things this those through to too try trying under until up
-us use used uses using very via want wants was way we well were what whats when where whether which
-while who whom why will with within without won would yes yet you your yours
-actually anyway basically best better bit correct currently exactly instead kind lot okay right
-something thanks tell way work works
-""".split())
+STOPWORDS = frozenset(["a", "about", "above", "after", "again", "against", "all", "also", "am", "an", "and", "any", "are", "as", "at", "be", "because", "been", "before", "being", "below", "between", "both", "but", "by", "can", "cannot", "could", "did", "do", "does", "doing", "don", "done", "down", "during", "each", "either", "else", "ever", "every", "few", "for", "from", "further", "get", "gets", "getting", "go", "goes", "going", "got", "had", "has", "have", "having", "he", "her", "here", "hers", "how", "i", "if", "in", "into", "is", "it", "its", "itself", "just", "let", "like", "make", "makes", "many", "may", "me", "might", "more", "most", "much", "must", "my", "myself", "need", "needs", "no", "nor", "not", "now", "of", "off", "on", "once", "one", "only", "or", "other", "our", "ours", "out", "over", "own", "per", "please", "put", "really", "same", "say", "see", "set", "sets", "should", "so", "some", "still", "such", "sure", "take", "than", "that", "the", "their", "them", "then", "there", "these", "they", "thing", "things", "this", "those", "through", "to", "too", "try", "trying", "under", "until", "up", "us", "use", "used", "uses", "using", "very", "via", "want", "wants", "was", "way", "we", "well", "were", "what", "whats", "when", "where", "whether", "which", "while", "who", "whom", "why", "will", "with", "within", "without", "won", "would", "yes", "yet", "you", "your", "yours", "actually", "anyway", "basically", "best", "better", "bit", "correct", "currently", "exactly", "instead", "kind", "lot", "okay", "right", "something", "thanks", "tell", "way", "work", "works"])
 SUFFIXES = ("ations", "ation", "ings", "ing", "ies", "ied", "ers", "er", "ed", "es", "s", "ly")
 FEATURES = ("agreement", "dense", "coverage")
 

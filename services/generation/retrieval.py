@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+from typing import Literal
 
 import httpx
 
 from shared.errors import UpstreamError
 from shared.http import raise_for_problem
 from shared.schemas import SearchRequest, SearchResponse
+
+SearchMode = Literal["dense", "sparse", "hybrid"]
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -21,7 +24,8 @@ class RetrievalClient:
         self.client = httpx.AsyncClient(base_url=self.url, headers=headers, transport=transport,
                                         timeout=settings.infer.retrieval_timeout_sec)
 
-    async def search(self, query: str, top_k: int, mode: str | None = None) -> SearchResponse:
+    async def search(self, query: str, top_k: int, mode: SearchMode | None = None
+                     ) -> SearchResponse:
         """POST /search; problems come back as typed errors, an unreachable service as 502."""
         body = SearchRequest(query=query[:2000], top_k=top_k, mode=mode).model_dump(exclude_none=True)
         try:

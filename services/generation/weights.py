@@ -80,7 +80,7 @@ def load_weights(path: str, kind: str = "base", version: str | None = None,
 
     if Path(path).is_absolute() and not Path(path).exists():
         raise NotReady(f"model folder {path} does not exist: {MODEL_HINT}")
-    model, tokenizer = load(path, adapter_path=adapter_path)
+    model, tokenizer = load(path, adapter_path=adapter_path)[:2]
     if fast_kernels:
         accelerate(model)
     source = Path(adapter_path or path)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import shutil
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,9 +15,11 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 
+from ops.bench.generate_runs import wait_ready
+from services.generation.cli import sse_events
 from shared.mlx_runtime import use_fast_blas
 from tests.conftest import free_port, start_docsite
-from tests.integration.index_kit import ServiceThread, copy_site, start_service
+from tests.integration.index_kit import ServiceThread, copy_site, env_for_stack, start_service
 
 use_fast_blas()  # before anything imports mlx (transformers does, while the slice is embedded)
 
@@ -40,9 +41,7 @@ def index_slice(base: Path, redis: Any, env: dict[str, Any]) -> dict[str, Any]:
     from tests.integration.index_kit import environment
 
     site = start_docsite(base / "docsite.log", "--root", str(copy_site(base / "site", SLUGS)))
-    values = {**env, "data_dir": base / "data", "redis_port": redis.port,
-              "redis_password": redis.password, "crawl__base_url": site.base_url,
-              "crawl__allowed_domain": site.domain, "crawl__sleep_between_requests_sec": 0}
+    values = env_for_stack(base / "data", redis, site, {}, **env)
     try:
         with environment(values) as settings:
             run_crawl(settings)
@@ -58,8 +57,8 @@ def index_slice(base: Path, redis: Any, env: dict[str, Any]) -> dict[str, Any]:
 def train_adapter(folder: Path, base_id: str, iters: int = 3) -> Path:
     """A tiny LoRA adapter: a few mlx-lm training steps on one sentence, saved as mlx-lm does."""
     import mlx.core as mx
-    import mlx.nn as nn
     import mlx.optimizers as optim
+    from mlx import nn
     from mlx_lm.tuner.trainer import default_loss
 
     from services.trainer import lora
@@ -104,16 +103,10 @@ def serve(app: FastAPI) -> Served:
     thread = threading.Thread(target=server.run, daemon=True, name="generation-api")
     thread.start()
     served = Served(app, ServiceThread("generation", port, server, thread))
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{served.url}/ready", timeout=2).status_code == 200:
-                return served
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    served.service.stop()
-    raise RuntimeError("generation did not get ready")
+    if not wait_ready(served.url, 180):
+        served.service.stop()
+        raise RuntimeError("generation did not get ready")
+    return served
 
 
 def start_retrieval() -> ServiceThread:
@@ -122,9 +115,4 @@ def start_retrieval() -> ServiceThread:
 
 def sse(response: httpx.Response) -> Iterator[tuple[str, dict[str, Any]]]:
     """(event, data) pairs as they arrive."""
-    event = "message"
-    for line in response.iter_lines():
-        if line.startswith("event:"):
-            event = line[6:].strip()
-        elif line.startswith("data:"):
-            yield event, json.loads(line[5:])
+    return sse_events(response.iter_lines())

@@ -131,7 +131,7 @@ def test_reload_during_a_stream_finishes_on_the_old_weights(stack: Stack) -> Non
             events = kit.sse(reply)
             assert next(events)[0] == "sources" and next(events)[0] == "token"
             reloaded = stack.publish("v2")  # while the answer is still streaming
-            done = [data for name, data in events if name == "done"][0]
+            done = next(data for name, data in events if name == "done")
         assert reloaded["ft"]["version"] == "v2"
         assert done["weights"]["version"] == "v1" and done["usage"]["completion_tokens"] > 1
         assert stack.ask(question=kit.QUESTION, mode="ft")["weights"]["version"] == "v2"

@@ -9,10 +9,10 @@ from shared.mlx_runtime import use_fast_blas
 use_fast_blas()
 mx = pytest.importorskip("mlx.core")
 
-from mlx_lm.models import llama  # noqa: E402
-from mlx_lm.models.cache import make_prompt_cache  # noqa: E402
+from mlx_lm.models import llama
+from mlx_lm.models.cache import make_prompt_cache
 
-from services.generation import kernels  # noqa: E402
+from services.generation import kernels
 
 ARGS = llama.ModelArgs(model_type="llama", hidden_size=64, num_hidden_layers=2, intermediate_size=128,
                        num_attention_heads=4, num_key_value_heads=2, rms_norm_eps=1e-5,
