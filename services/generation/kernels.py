@@ -83,6 +83,8 @@ def attention(queries: mx.array, keys: mx.array, values: mx.array, scale: float,
               mask: Any) -> mx.array:
     """Softmax attention with grouped KV heads; mask None, "causal" or a boolean array."""
     batch, heads, length, dim = queries.shape
+    if length == 1:  # decoding: few scores, and MLX's own kernel avoids tiny BLAS calls
+        return mx.fast.scaled_dot_product_attention(queries, keys, values, scale=scale, mask=mask)
     kv_heads, size = keys.shape[1], keys.shape[2]
     repeats = heads // kv_heads
     q = (queries * scale).reshape(batch, kv_heads, repeats * length, dim)
