@@ -117,9 +117,9 @@ class PairMaker:
         others = [c for c in self.rng.sample(self.pool, self.ft.rag_passages + 1) if c.url != chunk.url]
         answerable = self.rng.random() >= self.ft.unanswerable_ratio
         count = self.ft.rag_passages - (1 if answerable else 0)
-        user, answer = pairs.rag_pair(chunk, question, others[:count], self.rng,
-                                      self.ft.rag_passage_chars, answerable)
-        return chat(self.rag_system, user, answer)
+        system, user, answer = pairs.rag_pair(chunk, question, others[:count], self.rng,
+                                              self.ft.rag_passage_chars, answerable, self.rag_system)
+        return chat(system, user, answer)
 
 
 def build_records(chunks: list[Chunk], settings: Settings) -> tuple[Records, dict[str, int], int]:

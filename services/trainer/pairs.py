@@ -104,26 +104,29 @@ def summary(text: str, max_chars: int = 320) -> str:
     return clip(plain, max_chars)
 
 
-def rag_user_message(passages: list[Chunk], question: str, passage_chars: int) -> str:
-    """Numbered passages, the citing instruction, then the question: built by the generation
-    service's own prompt code, so `rag_ft` is trained on exactly the prompt it will be served."""
+def rag_prompt(system: str, passages: list[Chunk], question: str,
+               passage_chars: int) -> tuple[str, str]:
+    """(system message, user message) with the numbered passages: built by the generation service's
+    own prompt code, so `rag_ft` is trained on exactly the prompt it will be served."""
     from services.generation.prompting import rag_messages
 
     hits = [SearchHit(score=0.0, text=p.text, url=p.url, anchor=p.anchor, title=p.title,
                       heading_path=p.heading_path, chunk_id=p.id) for p in passages]
     texts = [clip(p.text, passage_chars) for p in passages]
-    return rag_messages("", hits, texts, [], question)[-1]["content"]
+    messages = rag_messages(system, hits, texts, [], question)
+    return messages[0]["content"], messages[-1]["content"]
 
 
 def rag_pair(chunk: Chunk, question: str, distractors: list[Chunk], rng: random.Random,
-             passage_chars: int, answerable: bool = True) -> tuple[str, str]:
-    """(user message, cited answer): the gold passage at a random number n and an answer citing [n];
+             passage_chars: int, answerable: bool = True,
+             system: str = "") -> tuple[str, str, str]:
+    """(system, user, cited answer): the gold passage at a random number n and an answer citing [n];
     without the gold passage the answer says the sources do not cover it."""
     if not answerable:
-        return rag_user_message(distractors, question, passage_chars), NOT_COVERED
+        return (*rag_prompt(system, distractors, question, passage_chars), NOT_COVERED)
     passages = list(distractors)
     number = rng.randint(1, len(passages) + 1)
     passages.insert(number - 1, chunk)
     sentences = SENTENCE_END.split(summary(chunk.text))
     answer = " ".join(sentences[:-1] + [sentences[-1].rstrip() + f" [{number}]"])
-    return rag_user_message(passages, question, passage_chars), answer
+    return (*rag_prompt(system, passages, question, passage_chars), answer)

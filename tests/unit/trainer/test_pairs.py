@@ -47,18 +47,19 @@ def test_rag_pair_cites_the_number_of_the_gold_passage() -> None:
     gold = chunk("Turn on tamper protection in the portal. It blocks changes.", ["T", "Tamper"])
     others = [chunk(f"Other passage {i}.", ["O", "x"], url=f"https://o/{i}") for i in range(2)]
     for seed in range(6):
-        user, answer = pairs.rag_pair(gold, "How?", others, random.Random(seed), 200)
+        system, user, answer = pairs.rag_pair(gold, "How?", others, random.Random(seed), 200)
         number = int(re.search(r"\[(\d)\]$", answer).group(1))  # type: ignore[union-attr]
-        passage = user.split(f"[{number}] ", 1)[1]
+        passage = system.split(f"[{number}] ", 1)[1]  # sources live in the system message
         assert passage.startswith("T > Tamper\nTurn on tamper protection")
-        assert user.endswith("Question: How?")
+        assert user.endswith("How?")
 
 
 def test_unanswerable_rag_pair_says_the_sources_do_not_cover_it() -> None:
     gold = chunk("Gold text here.", ["T", "S"])
     others = [chunk("Unrelated.", ["O", "x"], url="https://o/1")]
-    user, answer = pairs.rag_pair(gold, "Q?", others, random.Random(1), 200, answerable=False)
-    assert "Gold text" not in user and answer == pairs.NOT_COVERED
+    system, user, answer = pairs.rag_pair(gold, "Q?", others, random.Random(1), 200,
+                                          answerable=False)
+    assert "Gold text" not in system + user and answer == pairs.NOT_COVERED
 
 
 def test_clip_cuts_at_a_sentence() -> None:
