@@ -128,6 +128,7 @@ class UrlGuard:
 
 ATTRIBUTION_WORD = re.compile(r"[a-z0-9][a-z0-9_-]{3,}")
 ENDINGS = ".!?"
+TIE = 0.1  # overlaps this close to the best count as a tie
 
 
 def _words(text: str) -> set[str]:
@@ -136,7 +137,8 @@ def _words(text: str) -> set[str]:
 
 class Attributor:
     """Appends [n] to a finished sentence that cites nothing, naming the source that shares the most
-    of its words (at least `min_overlap` of them); code blocks are left alone."""
+    of its words (at least `min_overlap` of them, near-ties to the better-ranked source); code blocks
+    are left alone."""
 
     def __init__(self, sources: list[SourceRef], min_overlap: float) -> None:
         self.sources = [(s.n, _words(" ".join([s.title, *s.heading_path, s.text]))) for s in sources]
@@ -187,8 +189,12 @@ class Attributor:
         words = _words(self.sentence)
         if len(words) < 3 or not self.sources:
             return ""
-        overlap, number = max((len(words & known) / len(words), n) for n, known in self.sources)
-        return f" [{number}]" if overlap >= self.min_overlap else ""
+        overlaps = [(len(words & known) / len(words), n) for n, known in self.sources]
+        best = max(overlap for overlap, _ in overlaps)
+        if best < self.min_overlap:
+            return ""
+        # near-ties go to the better-ranked source: the first hit is the question's page most often
+        return f" [{min(n for overlap, n in overlaps if overlap >= best - TIE)}]"
 
 
 def cited(text: str, count: int) -> list[int]:
