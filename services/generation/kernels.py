@@ -124,22 +124,47 @@ def _fast_class(base: type, kind: str) -> type:
     return type(f"Fast{base.__name__}", (base,), {"__call__": call})
 
 
+WRAPPER_MARK = "# mde: g++ for MLX's CPU JIT with -march=native"
+
+
+def real_compiler(wrapper_dir: Path) -> str | None:
+    """The first g++ on PATH that is not a wrapper of ours (a child inherits the wrapper's PATH)."""
+    for entry in os.environ.get("PATH", "").split(os.pathsep):
+        found = shutil.which("g++", path=entry) if entry else None
+        if not found or Path(entry).resolve() == wrapper_dir.resolve():
+            continue
+        try:
+            if WRAPPER_MARK in Path(found).read_text(encoding="utf-8", errors="ignore")[:200]:
+                continue
+        except OSError:
+            continue
+        return found
+    return None
+
+
 def native_compiler(folder: Path) -> bool:
     """Have MLX's CPU JIT compile fused kernels for this CPU (`-march=native`: AVX-512 here, ~2×
     faster `exp`) into a cache of its own: a `g++` wrapper goes first on PATH, TMPDIR points at the
-    cache (MLX keeps compiled kernels under the temp dir). Call before the first compiled call."""
-    real = shutil.which("g++")
-    if sys.platform != "linux" or real is None or os.environ.get("MDE_NATIVE_CXX") == real:
+    cache (MLX keeps compiled kernels under the temp dir). Call before the first compiled call.
+    The wrapper is shared by every process on the machine, so it is written atomically and always
+    execs a compiler that is not itself (a wrapper calling itself would hang every kernel build)."""
+    wrapper_dir = folder / "bin"
+    real = real_compiler(wrapper_dir)
+    if sys.platform != "linux" or real is None:
         return False
-    wrapper = folder / "bin" / "g++"
-    wrapper.parent.mkdir(parents=True, exist_ok=True)
+    wrapper_dir.mkdir(parents=True, exist_ok=True)
     (folder / "tmp").mkdir(exist_ok=True)
-    wrapper.write_text(f'#!/bin/sh\nexec "{real}" -march=native "$@"\n', encoding="utf-8")
-    wrapper.chmod(0o755)
-    os.environ["PATH"] = f"{wrapper.parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    wrapper = wrapper_dir / "g++"
+    script = f'#!/bin/sh\n{WRAPPER_MARK}\nexec "{real}" -march=native "$@"\n'
+    if not wrapper.is_file() or wrapper.read_text(encoding="utf-8", errors="ignore") != script:
+        staged = wrapper_dir / f".g++.{os.getpid()}"
+        staged.write_text(script, encoding="utf-8")
+        staged.chmod(0o755)
+        os.replace(staged, wrapper)
+    path = [p for p in os.environ.get("PATH", "").split(os.pathsep) if p != str(wrapper_dir)]
+    os.environ["PATH"] = os.pathsep.join([str(wrapper_dir), *path])
     os.environ["TMPDIR"] = str(folder / "tmp")
-    os.environ["MDE_NATIVE_CXX"] = real
-    log.info("MLX compiles its CPU kernels with -march=native into %s", folder / "tmp")
+    log.info("MLX compiles its CPU kernels with -march=native (%s) into %s", real, folder / "tmp")
     return True
 
 

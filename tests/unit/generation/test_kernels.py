@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from shared.mlx_runtime import use_fast_blas
@@ -75,3 +77,29 @@ def test_exp_and_swiglu_are_accurate() -> None:
     g = mx.linspace(-30, 30, 1001)
     silu = g * mx.sigmoid(g)
     assert mx.abs(kernels.swiglu(g, mx.ones_like(g)) - silu).max().item() < 1e-4
+
+
+@pytest.mark.skipif(kernels.shutil.which("g++") is None, reason="needs g++")
+def test_native_compiler_wrapper_never_calls_itself(tmp_path, monkeypatch) -> None:
+    """Fault injected: a second process that inherits the wrapper-first PATH (as a child of the
+    generation service does) sets the compiler up again. The CI hang: the wrapper was rewritten to
+    exec itself, and every MLX kernel build on the machine spun forever."""
+    import subprocess
+
+    os = kernels.os
+    monkeypatch.setenv("PATH", os.environ["PATH"])  # restored after the test, as is TMPDIR
+    monkeypatch.setenv("TMPDIR", os.environ.get("TMPDIR", "/tmp"))
+    folder = tmp_path / "native"
+    assert kernels.native_compiler(folder)
+    wrapper = folder / "bin" / "g++"
+    first = wrapper.read_text()
+    assert kernels.native_compiler(folder)  # PATH now starts with the wrapper's folder
+    assert wrapper.read_text() == first
+    target = Path(first.split('exec "', 1)[1].split('"', 1)[0])
+    assert target.resolve() != wrapper.resolve()
+    assert kernels.WRAPPER_MARK not in target.read_bytes()[:200].decode(errors="ignore")
+    assert os.environ["PATH"].split(os.pathsep).count(str(folder / "bin")) == 1
+    version = subprocess.run([str(wrapper), "--version"], check=False, capture_output=True,
+                             text=True, timeout=30)
+    assert version.returncode == 0, version.stderr
+    assert "Free Software Foundation" in version.stdout
