@@ -15,7 +15,7 @@ from services.indexer import indexing
 from services.indexer.peers import HttpPageSource
 from shared.errors import NotFound
 from shared.queues import INDEX, redis_connection
-from shared.schemas import PAGE_ID_PATTERN, Chunk, PageInfo
+from shared.schemas import JOB_ID_PATTERN, PAGE_ID_PATTERN, Chunk, PageInfo
 from shared.service import TokenDep, create_service_app, redis_check
 from shared.settings import get_settings
 
@@ -60,7 +60,7 @@ def create_app() -> FastAPI:
         return IndexStarted(job_id=job.id, status_url=f"/index/{job.id}")
 
     @app.get("/index/{job_id}")
-    def status(job_id: str) -> dict[str, Any]:
+    def status(job_id: Annotated[str, FastAPIPath(pattern=JOB_ID_PATTERN)]) -> dict[str, Any]:
         """An index job's state, progress (`stage`, `done`, `total`) and summary."""
         connection = redis_connection(settings)
         try:

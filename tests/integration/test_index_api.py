@@ -33,6 +33,8 @@ def test_post_index_queues_a_job_and_get_shows_it(stack_settings: Settings,
         view = client.get(f"/index/{job_id}").json()
         assert view["status"] == "queued" and view["result"] is None
         assert client.get("/index/nope").status_code == 404  # fault: unknown job
+        bad = client.get("/index/%C3%BE%10")  # fault: a job id RQ rejects (found by schemathesis)
+        assert bad.status_code == 422 and "job_id" in bad.text
         assert client.get("/settings-hash").json() == {"settings_hash": settings_hash(stack_settings)}
         assert client.post("/index", json={"full": "maybe"}).status_code == 422  # fault: bad body
 
