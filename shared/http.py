@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -74,3 +76,17 @@ def service_client(name: str, settings: Any = None, timeout: float = 30.0) -> Se
 
     settings = settings or get_settings()
     return ServiceClient(name, settings.service_url(name), settings.internal_token, timeout)
+
+
+def wait_ready(url: str, seconds: float, path: str = "/ready",
+               alive: Callable[[], bool] = lambda: True) -> bool:
+    """Poll GET url+path until it answers 200 (True), the time is up or `alive()` turns False."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and alive():
+        try:
+            if httpx.get(f"{url}{path}", timeout=2).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    return False

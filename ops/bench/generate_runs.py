@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 
+from shared.http import wait_ready
 from shared.settings import PROJECT_ROOT
 
 SHARED = PROJECT_ROOT.parent / "shared"
@@ -96,19 +97,6 @@ def start_service(port: int, blas: str, retrieval_url: str | None) -> subprocess
         process.kill()
         raise RuntimeError("generation service did not become ready")
     return process
-
-
-def wait_ready(url: str, seconds: float) -> bool:
-    """Poll GET /ready until it answers 200 (True) or the time is up (False)."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
-                return True
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    return False
 
 
 def retrieval_ready(url: str | None) -> bool:

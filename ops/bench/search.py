@@ -27,6 +27,7 @@ from typing import Any
 
 import httpx
 
+from shared.http import wait_ready
 from shared.settings import PROJECT_ROOT, load_settings
 
 QUESTIONS = PROJECT_ROOT.parent / "shared" / "eval" / "questions.jsonl"
@@ -36,15 +37,8 @@ MODES = ("dense", "sparse", "hybrid")
 def serve(name: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
     process = subprocess.Popen([sys.executable, "-m", "shared.serve", name], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = env[f"{name.upper()}_URL"]
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
+    if wait_ready(env[f"{name.upper()}_URL"], 180):
+        return process
     process.kill()
     raise RuntimeError(f"{name} did not start")
 

@@ -15,8 +15,8 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 
-from ops.bench.generate_runs import wait_ready
 from services.generation.cli import sse_events
+from shared.http import wait_ready
 from shared.mlx_runtime import use_fast_blas
 from tests.conftest import free_port, start_docsite
 from tests.integration.index_kit import ServiceThread, copy_site, env_for_stack, start_service

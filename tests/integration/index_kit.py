@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ import httpx
 import pytest
 import uvicorn
 
+from shared.http import wait_ready
 from shared.settings import Settings, get_settings
 from tests.conftest import SHARED, free_port
 
@@ -46,14 +46,8 @@ def start_service(name: str, port: int) -> ServiceThread:
     thread = threading.Thread(target=server.run, daemon=True, name=f"{name}-api")
     thread.start()
     service = ServiceThread(name, port, server, thread)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{service.url}/ready", timeout=2).status_code == 200:
-                return service
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
+    if wait_ready(service.url, 120):
+        return service
     service.stop()
     raise RuntimeError(f"{name} did not get ready on port {port}")
 

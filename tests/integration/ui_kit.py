@@ -7,13 +7,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 
+from shared.http import wait_ready
 from shared.settings import PROJECT_ROOT
 from tests.conftest import free_port
 
@@ -32,21 +32,15 @@ class Server:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 120.0) -> "Server":
+    def start(self, timeout: float = 120.0) -> Server:
         command = [part.replace("{port}", str(self.port)) for part in self.command]
         self.process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=self.env,
                                         stdout=self.log.open("ab"), stderr=subprocess.STDOUT,
                                         start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited:\n{self.log.read_text()[-3000:]}")
-            try:
-                if httpx.get(self.url + self.health, timeout=2).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
+        if wait_ready(self.url, timeout, self.health, alive=lambda: self.process.poll() is None):
+            return self
+        if self.process.poll() is not None:
+            raise RuntimeError(f"{self.name} exited:\n{self.log.read_text()[-3000:]}")
         self.stop()
         raise TimeoutError(f"{self.name} not up after {timeout}s:\n{self.log.read_text()[-3000:]}")
 
