@@ -131,6 +131,7 @@ class Batch:
             weights.prefix = PrefixCache(weights.model, step)  # lives as long as the weights
         self.prefixes: PrefixCache | None = weights.prefix if prefix_cache else None
         self.jobs: dict[int, Job] = {}
+        self.samplers: dict[tuple[float, float], Any] = {}  # one object per setting: rows sample together
 
     @property
     def idle(self) -> bool:
@@ -142,7 +143,8 @@ class Batch:
         cache, job.cached = (self.prefixes.lookup(job.prefix, job.prompt) if self.prefixes
                              else (None, 0))
         job.detokenizer = self.weights.tokenizer.detokenizer
-        sampler = make_sampler(temp=job.sampling.temperature, top_p=job.sampling.top_p)
+        key = (job.sampling.temperature, job.sampling.top_p)
+        sampler = self.samplers.setdefault(key, make_sampler(temp=key[0], top_p=key[1]))
         [uid] = self.generator.insert([job.prompt[job.cached:]], max_tokens=[job.sampling.max_tokens],
                                       caches=[cache] if cache else None, samplers=[sampler])
         job.started = time.perf_counter()
