@@ -89,6 +89,7 @@ class GenerateDone(BaseModel):
 PageState = Literal["new", "changed", "unchanged", "deleted", "failed"]
 PAGE_ID_PATTERN = r"^[0-9a-f]{1,64}$"  # a hex hash of the normalised URL
 JOB_ID_PATTERN = r"^[A-Za-z0-9_-]{1,128}$"  # what RQ accepts as a job id
+VERSION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"  # an adapter or merged-weights folder
 
 
 class PageInfo(BaseModel):

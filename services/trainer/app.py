@@ -7,17 +7,21 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import FastAPI, Query
+from fastapi import Path as FastAPIPath
 
 from services.trainer import checkpoint, publish
 from services.trainer.attempts import AttemptLog
 from services.trainer.dataset import current_dataset
 from shared.errors import NotFound
 from shared.pointer import read_pointer
+from shared.schemas import VERSION_PATTERN
 from shared.service import TokenDep, create_service_app, redis_check
 from shared.settings import Settings, get_settings
+
+VersionPath = Annotated[str, FastAPIPath(pattern=VERSION_PATTERN)]
 
 
 def create_app() -> FastAPI:
@@ -37,7 +41,7 @@ def _adapter_routes(app: FastAPI, settings: Settings) -> None:
         return {"current": read_pointer(adapters), "items": publish.list_versions(adapters)}
 
     @app.get("/adapters/{version}")
-    async def adapter_metrics(version: str) -> dict[str, Any]:
+    async def adapter_metrics(version: VersionPath) -> dict[str, Any]:
         """The full metrics.json of one version (published or rejected)."""
         for folder in (adapters / version, adapters / publish.REJECTED / version):
             if not version.startswith(".") and (folder / "metrics.json").is_file():
@@ -45,7 +49,7 @@ def _adapter_routes(app: FastAPI, settings: Settings) -> None:
         raise NotFound(f"no adapter version {version!r}")
 
     @app.post("/adapters/{version}/use", dependencies=[TokenDep(settings)])
-    async def use_adapter(version: str) -> dict[str, Any]:
+    async def use_adapter(version: VersionPath) -> dict[str, Any]:
         """Switch `current` to a kept version (rollback), then ask generation to reload."""
         publish.use_version(adapters, version)
         reloaded = await asyncio.to_thread(publish.reload_generation, settings)

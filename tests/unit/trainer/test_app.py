@@ -33,6 +33,9 @@ def test_debug_routes(make_settings: Callable[..., Settings]) -> None:
     used = client.post("/adapters/v1/use").json()
     assert used == {"current": "v1", "reloaded": False} and read_pointer(out_dir) == "v1"
     assert client.post("/adapters/v3/use").status_code == 404
+    weird = "%CC%A8" * 90 + "/use"  # fault: a 180-character combining-mark version (fuzz test, was 500)
+    assert client.post(f"/adapters/{weird}").status_code == 422
+    assert client.get("/adapters/.runs").status_code == 422  # fault: a hidden folder by name
     assert client.get("/attempts").json()["items"][0]["status"] == "rejected"
     assert client.get("/dataset").status_code == 404
     build_dataset(corpus_chunks(4), settings)
