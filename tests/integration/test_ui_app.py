@@ -18,7 +18,6 @@ from tests.conftest import Docsite, free_port
 from tests.integration import ui_kit
 from tests.integration.gateway_kit import Pipeline
 from tests.integration.gateway_stages import STAGE_FUNCTIONS
-from tests.unit.retrieval.fakes import CORPUS, make_chunk, points
 
 pytestmark = pytest.mark.slow
 
@@ -101,14 +100,12 @@ def test_mode_switch_changes_the_request(generation: ui_kit.Server) -> None:
 
 def test_index_size_and_an_empty_index_from_the_retrieval_service(
         ui_settings: Callable[..., Settings], tmp_path: Path) -> None:
-    retrieval = ui_kit.service("retrieval", tmp_path).start()
+    retrieval = ui_kit.service("retrieval", tmp_path, INDEX__QUERY_EMBEDDER="local").start()
     try:
         ui_settings(retrieval_url=retrieval.url)
         at = app()
         assert at.info[0].value == "The index is empty — run an update."
-        chunks = [make_chunk(*row) for row in CORPUS[:3]]
-        body = {"points": [p.model_dump() for p in points(chunks)]}
-        httpx.put(f"{retrieval.url}/points", json=body, timeout=30).raise_for_status()
+        ui_kit.index_corpus(retrieval.url, 3)
         st.cache_data.clear()
         at = app()
         assert not at.info

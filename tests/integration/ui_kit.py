@@ -79,14 +79,15 @@ def streamlit(tmp: Path, env: dict[str, str] | None = None, **urls: str) -> Serv
                   health="/_stcore/health")
 
 
-def index_corpus(retrieval_url: str) -> None:
-    """A small index: the retrieval fakes' corpus, embedded with the real embedding model."""
+def index_corpus(retrieval_url: str, count: int | None = None) -> None:
+    """A small index: the retrieval fakes' corpus (its first `count` rows), embedded with the real
+    embedding model (the retrieval service refuses vectors of another size)."""
     from services.embedding.client import LocalEmbedder
     from shared.schemas import PointIn
     from shared.settings import load_settings
     from tests.unit.retrieval.fakes import CORPUS, make_chunk
 
-    chunks = [make_chunk(*row) for row in CORPUS]
+    chunks = [make_chunk(*row) for row in CORPUS[:count]]
     vectors = LocalEmbedder(load_settings()).embed([chunk.embed_text for chunk in chunks])
     body = {"points": [PointIn(chunk=c, vector=v).model_dump() for c, v in zip(chunks, vectors)]}
     httpx.put(f"{retrieval_url}/points", json=body, timeout=60).raise_for_status()
