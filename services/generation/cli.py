@@ -104,7 +104,8 @@ def eval_answers(questions: str | None = typer.Option(None, "--questions",
             console.print(f"[dim]{i}/{len(chosen)} {question.id} refused={done.get('refused')} "
                           f"cited={done.get('cited')}[/dim]")
     summary = {"mode": mode, "part": part, "max_tokens": max_tokens,
-               **evaluation.summarize(outcomes)}
+               **(evaluation.summarize_halves(outcomes) if part == "all"
+                  else evaluation.summarize(outcomes))}
     console.print_json(json.dumps(summary)) if as_json else _table(summary)
 
 

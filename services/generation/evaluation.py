@@ -36,6 +36,7 @@ class Outcome:
     question: EvalQuestion
     refused: bool
     facts: bool = False
+    facts_found: int = 0  # of the question's must_include facts, those in the answer
     cited: int = 0  # valid citations in the text
     cited_right: int = 0  # of those, citations of one of the question's pages
     ttft_ms: float | None = None
@@ -69,7 +70,8 @@ def judge(question: EvalQuestion, done: dict[str, Any]) -> Outcome:
     """Score one `done` event against the question's facts and sources."""
     text = str(done.get("text", ""))
     outcome = Outcome(question, bool(done.get("refused")))
-    outcome.facts = all(fact.lower() in text.lower() for fact in question.must_include)
+    outcome.facts_found = sum(fact.lower() in text.lower() for fact in question.must_include)
+    outcome.facts = outcome.facts_found == len(question.must_include)
     pages = {source.removesuffix(".md") for source in question.sources}
     urls = {int(s["n"]): s["url"] for s in done.get("sources", [])}
     numbers = [] if outcome.refused else [n for n in done.get("cited", []) if n in urls]
@@ -104,6 +106,16 @@ def summarize(outcomes: list[Outcome]) -> dict[str, Any]:
         "citation_rate": _share(sum(o.cited > 0 for o in answerable), len(answerable)),
         "citation_precision": _share(sum(o.cited_right for o in answerable), cited),
         "fact_coverage": _share(sum(o.facts for o in answerable), len(answerable)),
+        "fact_recall": _share(sum(o.facts_found for o in answerable),
+                              sum(len(o.question.must_include) for o in answerable)),
         "ttft_ms_p50": _median([o.ttft_ms for o in outcomes]),
         "tokens_per_sec_p50": _median([o.tokens_per_sec for o in outcomes]),
     }
+
+
+def summarize_halves(outcomes: list[Outcome]) -> dict[str, Any]:
+    """The metrics of the whole set and, apart, of its tune and held-out halves."""
+    parts = halves([o.question for o in outcomes])
+    return {**summarize(outcomes),
+            "halves": {part: summarize([o for o in outcomes if parts[o.question.id] == part])
+                       for part in ("tune", "holdout")}}

@@ -30,6 +30,19 @@ def test_metrics_over_answerable_and_unanswerable() -> None:
     assert summary["citation_precision"] == 0.5  # [1] is the question's page, [2] is not
     assert summary["false_refusal_rate"] == 0.5 and summary["refusal_rate"] == 0.5
     assert summary["ttft_ms_p50"] == 900.0
+    partial = evaluation.judge(Q, done("Use AuditMode [1].", [1]))  # one of the two facts
+    assert not partial.facts and partial.facts_found == 1
+    assert evaluation.summarize([partial])["fact_recall"] == 0.5
+
+
+def test_summary_reports_each_half_apart() -> None:
+    questions = [evaluation.EvalQuestion(f"q{i}", "?", "fact", [], ["x"]) for i in range(6)]
+    outcomes = [evaluation.judge(q, done("x" if i < 2 else "y", [])) for i, q in enumerate(questions)]
+    summary = evaluation.summarize_halves(outcomes)
+    tune, holdout = summary["halves"]["tune"], summary["halves"]["holdout"]
+    assert tune["answerable"] == holdout["answerable"] == 3
+    assert summary["fact_coverage"] == round(2 / 6, 3)
+    assert round(3 * (tune["fact_coverage"] + holdout["fact_coverage"])) == 2  # 2 answers with x
 
 
 def test_halves_are_balanced_per_kind(tmp_path: Path) -> None:
