@@ -102,7 +102,14 @@ class Stack:
 
     def find(self, fragment: str) -> list[psutil.Process]:
         """Live processes of this stack whose command line contains fragment."""
-        return [p for p in self.processes() if fragment in " ".join(p.cmdline())]
+        found = []
+        for proc in self.processes():
+            try:  # a process that exits between the listing and this read (a killed work horse)
+                if fragment in " ".join(proc.cmdline()):
+                    found.append(proc)
+            except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+                continue
+        return found
 
     def stop(self, timeout: float = 30.0) -> list[psutil.Process]:
         """SIGTERM honcho (what Ctrl-C does); returns whatever is still alive after timeout."""
