@@ -16,8 +16,6 @@ import json
 import statistics
 import subprocess
 import sys
-import tempfile
-from pathlib import Path
 
 from ops.bench import generate_runs as runs
 from shared.settings import PROJECT_ROOT
@@ -35,7 +33,7 @@ def measure(blas: str, count: int, max_tokens: int, retrieval_url: str | None, c
     use_fast_blas(blas)
     from services.generation.kernels import native_compiler
 
-    native_compiler(Path(tempfile.gettempdir()) / "mde-mlx-native")  # as the service does
+    native_compiler()  # as the service does
     raw = load_weights(settings.model.base_id, fast_kernels=False)
     fast = load_weights(settings.model.base_id, fast_kernels=True)
     question = runs.long_question(fast.tokenizer)

@@ -9,10 +9,8 @@ Each figure is the fastest of `repeats` evaluations (ms), so a busy host inflate
 from __future__ import annotations
 
 import argparse
-import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 CHUNK, CONTEXT, VOCAB_ROWS = 512, 1536, 1
@@ -80,7 +78,7 @@ def main() -> None:
     from services.generation.weights import load_weights
     from shared.settings import get_settings
 
-    native_compiler(Path(tempfile.gettempdir()) / "mde-mlx-native")
+    native_compiler()
     plain = load_weights(get_settings().model.base_id, fast_kernels=False).model
     stored = load_weights(get_settings().model.base_id, fast_kernels=False).model
     transpose_storage(stored)

@@ -11,11 +11,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import queue
-import tempfile
 import threading
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future
-from pathlib import Path
 from typing import Any
 
 from services.generation.batching import Batch, Finished, Job, Piece, Sampling
@@ -54,7 +52,7 @@ class Engine:
             use_fast_blas()  # before kernels imports mlx
             from services.generation.kernels import native_compiler
 
-            native_compiler(Path(tempfile.gettempdir()) / "mde-mlx-native")  # one per machine
+            native_compiler()
         self.thread.start()
         base = await self.call(load_weights, self.settings.model.base_id, "base", None, None,
                                self.settings.model.fast_kernels)

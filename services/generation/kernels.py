@@ -15,6 +15,7 @@ import logging
 import os
 import shutil
 import sys
+import tempfile
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -142,12 +143,13 @@ def real_compiler(wrapper_dir: Path) -> str | None:
     return None
 
 
-def native_compiler(folder: Path) -> bool:
+def native_compiler(folder: Path | None = None) -> bool:
     """Have MLX's CPU JIT compile fused kernels for this CPU (`-march=native`: AVX-512 here, ~2×
     faster `exp`) into a cache of its own: a `g++` wrapper goes first on PATH, TMPDIR points at the
     cache (MLX keeps compiled kernels under the temp dir). Call before the first compiled call.
     The wrapper is shared by every process on the machine, so it is written atomically and always
     execs a compiler that is not itself (a wrapper calling itself would hang every kernel build)."""
+    folder = folder or Path(tempfile.gettempdir()) / "mde-mlx-native"  # one per machine
     wrapper_dir = folder / "bin"
     real = real_compiler(wrapper_dir)
     if sys.platform != "linux" or real is None:
