@@ -60,6 +60,17 @@ class SourceRef(BaseModel):
     anchor: str | None = None
     score: float
     text: str = ""
+    anchors: list[str] = []  # anchors of the sections inside the passage (evidence links to them)
+
+
+class EvidenceItem(BaseModel):
+    """A documented unit quoted verbatim from source [n]: the `evidence` event and `done`."""
+
+    n: int
+    kind: Literal["sentence", "item", "step", "row", "code"]
+    text: str
+    url: str  # url#anchor of the section it sits in
+    language: str = ""  # a code block's language
 
 
 class WeightsInfo(BaseModel):
@@ -198,6 +209,26 @@ class SearchResponse(BaseModel):
     index_empty: bool = False
     mode: str
     took_ms: float
+
+
+class TermsRequest(BaseModel):
+    terms: list[str] = Field(min_length=1, max_length=200)
+
+    @field_validator("terms")
+    @classmethod
+    def _short_terms(cls, terms: list[str]) -> list[str]:
+        for term in terms:
+            if not 1 <= len(term) <= 200:
+                raise ValueError(f"a term must have 1 to 200 characters, not {len(term)}: "
+                                 f"{term[:40]!r}")
+        return terms
+
+
+class TermsResponse(BaseModel):
+    """How many chunks the index holds and how many contain each term (POST /terms)."""
+
+    documents: int
+    frequencies: dict[str, int]
 
 
 class PointIn(BaseModel):

@@ -136,6 +136,23 @@ class MergeSettings(BaseModel):
     keep_versions: int = Field(2, ge=1)
 
 
+class EvidenceSettings(BaseModel):
+    """Evidence units quoted in answers (`infer.evidence`): off turns answers into pure generation
+    over the passages, still checked sentence by sentence."""
+
+    enabled: bool = True
+    budget_chars: int = Field(1000, ge=100, le=8000)
+    max_units: int = Field(8, ge=1, le=50)
+    min_ratio: float = Field(0.6, ge=0, le=1)  # units scoring under this share of the best are left
+    other_page_ratio: float = Field(0.9, ge=0, le=1)  # units of other pages than the best unit's
+    length_weight: float = 0.0  # a segment's score loses this per budget it would fill
+    block_chars: int = Field(450, ge=0)  # an intro quoted with its whole list/table/code up to this
+    lexical_weight: float = 1.0
+    semantic_weight: float = 1.0
+    structure_weight: float = 0.15
+    source_weight: float = 0.2
+
+
 class InferSettings(BaseModel):
     max_new_tokens: int = Field(512, ge=1)
     max_tokens_cap: int = Field(2048, ge=1)

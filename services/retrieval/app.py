@@ -11,10 +11,11 @@ from fastapi import FastAPI, Query
 
 from services.retrieval.retriever import Retriever
 from services.retrieval.store import open_store
+from services.retrieval.terms import TermTable
 from shared.errors import BadRequest, NotFound, NotReady
 from shared.schemas import (
     BuildInfo, BuildStart, ChunkPage, CollectionInfo, PointsDeleted, PointsUpsert, PointsWritten,
-    SearchRequest, SearchResponse,
+    SearchRequest, SearchResponse, TermsRequest, TermsResponse,
 )
 from shared.service import TokenDep, create_service_app
 from shared.settings import Settings, get_settings
@@ -32,6 +33,7 @@ def make_retriever(settings: Settings) -> Retriever:
 def create_app() -> FastAPI:
     settings = get_settings()
     state: dict[str, Retriever] = {}
+    tables: dict[str, TermTable] = {}
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -54,6 +56,15 @@ def create_app() -> FastAPI:
     def search(body: SearchRequest) -> SearchResponse:
         """Hits for a query; `index_empty` is true when nothing has been indexed yet."""
         return retriever().search(body.query, body.top_k, body.mode)
+
+    @app.post("/terms", response_model=TermsResponse)
+    def terms(body: TermsRequest) -> TermsResponse:
+        """How many chunks the index holds and how many contain each term (for IDF weights)."""
+        found = retriever()
+        table = tables.get("table")
+        if table is None or table.store is not found.store:
+            table = tables["table"] = TermTable(found.store)
+        return table.lookup(body.terms)
 
     _read_routes(app, retriever)
     _write_routes(app, retriever, TokenDep(settings))

@@ -1,0 +1,197 @@
+"""Evidence: the few documented units (sentences, steps, table rows, code) that answer a question,
+quoted verbatim from the numbered sources, within a character budget.
+
+Units are scored against the question by the corpus-IDF-weighted share of the question's terms they
+contain, their embedding similarity to the question, a preference for commands, steps and rows when
+the question asks how or which, and the retrieval score of their source. They are chosen as
+segments: a unit alone, or a sentence that introduces a list, table or code block ("set the
+following registry key:") together with that block, scored on their joint text, so a procedure or
+a registry setting is quoted whole. Units from pages other than the best segment's must score
+nearly as well: an answer that quotes one page cites the right page more often.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from services.generation.units import Unit, row_body, row_header, split_units
+from shared.schemas import EvidenceItem, SourceRef
+from shared.settings_sections import EvidenceSettings
+from shared.terms import content_terms, has_term, stems
+
+HOW = re.compile(r"\b(how|command|cmdlet|run|script|configure|enable|disable|turn|set|setting|"
+                 r"registry|path|value|parameter|syntax|install|deploy|check|verify|schedule|"
+                 r"which|what|where|version|event id|key)\b", re.IGNORECASE)
+STRUCTURED = {"code": 1.0, "step": 0.6, "row": 0.6, "item": 0.3, "sentence": 0.0}
+INLINE_CODE = re.compile(r"`[^`]+`|\b[A-Z][a-z]+-[A-Z][A-Za-z]+\b|\b[a-z]+(?:_[a-z]+)+\b")
+BOILERPLATE = re.compile(r"^(applies to|important|note|tip|caution|warning)\b\W*$", re.IGNORECASE)
+MIN_INTRO_TERMS = 2  # "Note:" or "Important:" introduce nothing worth quoting
+
+
+def structure(unit: Unit) -> float:
+    """How much a unit looks like a command, setting or step (a sentence with inline code counts)."""
+    if unit.kind == "sentence" and INLINE_CODE.search(unit.text):
+        return STRUCTURED["step"]
+    return STRUCTURED[unit.kind]
+
+
+@dataclass(frozen=True)
+class TermStats:
+    """Document frequencies of the question's terms in the indexed corpus."""
+
+    documents: int
+    frequencies: dict[str, int] = field(default_factory=dict)
+
+    def idf(self, term: str) -> float:
+        found = self.frequencies.get(term, 0)
+        return math.log((self.documents + 1) / (found + 0.5)) if found else 0.0
+
+    def known(self, term: str) -> bool:
+        return self.frequencies.get(term, 0) > 0
+
+
+@dataclass(eq=False)
+class Candidate:
+    source: SourceRef
+    unit: Unit
+    semantic: float = 0.0
+    stems: set[str] = field(default_factory=set)
+
+    @property
+    def cost(self) -> int:
+        return len(self.unit.text) + 1
+
+    @property
+    def page(self) -> str:
+        return self.source.url.split("#")[0]
+
+
+@dataclass(eq=False)
+class Segment:
+    members: list[Candidate]
+    lexical: float = 0.0
+    score: float = 0.0
+
+
+def candidates(sources: Sequence[SourceRef]) -> list[Candidate]:
+    """Every unit of every source, once (overlapping chunks repeat text)."""
+    seen: set[str] = set()
+    found: list[Candidate] = []
+    for source in sources:
+        for unit in split_units(source.text):
+            key = " ".join(unit.text.split()).lower()
+            if key not in seen and not BOILERPLATE.match(unit.text.strip()):
+                seen.add(key)
+                found.append(Candidate(source, unit, stems=stems(unit.text)))
+    return found
+
+
+def segments(found: list[Candidate], block_chars: int) -> list[Segment]:
+    """Each unit alone, and each introducing sentence with the block it introduces (or, when the
+    block is long, with each of the block's units)."""
+    made = [Segment([c]) for c in found]
+    for i, intro in enumerate(found):
+        following = found[i + 1] if i + 1 < len(found) else None
+        if not (intro.unit.ends_with_colon and following and following.source is intro.source
+                and following.unit.block != intro.unit.block
+                and len(content_terms(intro.unit.text)) >= MIN_INTRO_TERMS):
+            continue
+        block = [c for c in found[i + 1:] if c.source is intro.source
+                 and c.unit.block == following.unit.block]
+        if sum(c.cost for c in block) <= block_chars:
+            made.append(Segment([intro, *block]))
+        else:
+            made.extend(Segment([intro, c]) for c in block)
+    return made
+
+
+def lexical(question_terms: list[str], stats: TermStats, own: set[str], around: set[str]) -> float:
+    """IDF-weighted share of the question's known terms in a text (half credit in its headings)."""
+    weights = [(term, stats.idf(term)) for term in question_terms]
+    total = sum(weight for _, weight in weights)
+    if not total:
+        return 0.0
+    return sum(weight * (1.0 if has_term(term, own) else 0.5 if has_term(term, around) else 0.0)
+               for term, weight in weights) / total
+
+
+def score(question: str, made: list[Segment], stats: TermStats, settings: EvidenceSettings) -> None:
+    """Score each segment on its joint text (candidates carry their embedding similarity)."""
+    terms = [term for term in content_terms(question) if stats.known(term)]
+    structured = bool(HOW.search(question))
+    best_source = max((s.members[0].source.score for s in made), default=0.0) or 1.0
+    contexts: dict[int, set[str]] = {}
+    for segment in made:
+        first = segment.members[0]
+        own = set().union(*(c.stems for c in segment.members))
+        around = contexts.setdefault(id(first.source), stems(" ".join(
+            [first.source.title, *first.source.heading_path])))
+        around = around | stems(" ".join(c.unit.heading for c in segment.members))
+        segment.lexical = lexical(terms, stats, own, around)
+        bonus = max(structure(c.unit) for c in segment.members) if structured else 0.0
+        cost = sum(c.cost for c in segment.members)
+        segment.score = (settings.lexical_weight * segment.lexical
+                         + settings.semantic_weight * max(c.semantic for c in segment.members)
+                         + settings.structure_weight * bonus
+                         + settings.source_weight * first.source.score / best_source
+                         - settings.length_weight * cost / settings.budget_chars)
+
+
+def select(made: list[Segment], settings: EvidenceSettings) -> list[Candidate]:
+    """The best segments within the budget; none under min_ratio of the best, none from another
+    page than the best segment's unless it scores other_page_ratio of the best."""
+    ranked = sorted(made, key=lambda s: s.score, reverse=True)
+    if not ranked:
+        return []
+    top = ranked[0].score
+    page = ranked[0].members[0].page
+    chosen: list[Candidate] = []
+    left = settings.budget_chars
+    for segment in ranked:
+        if segment.score < top * settings.min_ratio or len(chosen) >= settings.max_units:
+            break
+        if segment.members[0].page != page and segment.score < top * settings.other_page_ratio:
+            continue
+        new = [c for c in segment.members if c not in chosen]
+        cost = sum(c.cost for c in new)
+        if new and cost <= left:
+            chosen.extend(new)
+            left -= cost
+    return chosen
+
+
+def arrange(chosen: list[Candidate]) -> list[EvidenceItem]:
+    """Grouped by source number, in document order inside each; rows of one table merged."""
+    items: list[EvidenceItem] = []
+    for candidate in sorted(chosen, key=lambda c: (c.source.n, c.unit.position)):
+        unit, source = candidate.unit, candidate.source
+        last = items[-1] if items else None
+        if (last and unit.kind == "row" and last.kind == "row" and last.n == source.n
+                and row_header(unit) and last.text.startswith(row_header(unit))):
+            items[-1] = last.model_copy(update={"text": f"{last.text}\n{row_body(unit)}"})
+            continue
+        items.append(EvidenceItem(n=source.n, kind=unit.kind, text=unit.text,
+                                  url=unit_link(source, unit), language=unit.language))
+    return items
+
+
+def unit_link(source: SourceRef, unit: Unit) -> str:
+    """The source's url#anchor, or the anchor of the sub-heading the unit sits under when the
+    passage holds several sections."""
+    from services.indexer.cleaning import slugify
+
+    anchor = slugify(unit.heading) if unit.heading else ""
+    if anchor and anchor in source.anchors:
+        return f"{source.url.split('#')[0]}#{anchor}"
+    return source.url
+
+
+def choose(question: str, found: list[Candidate], stats: TermStats,
+           settings: EvidenceSettings) -> list[EvidenceItem]:
+    """The evidence for a question from candidates whose `semantic` similarity is set."""
+    made = segments(found, settings.block_chars)
+    score(question, made, stats, settings)
+    return arrange(select(made, settings))
