@@ -24,6 +24,12 @@ class Sampling:
     max_tokens: int
     temperature: float
     top_p: float
+    repetition_penalty: float = 1.0  # CTRL-style divisor of recent tokens' logits; 1.0 = off
+    repetition_context: int = 64  # how many recent tokens the penalty looks at
+
+    @property
+    def penalised(self) -> bool:
+        return self.repetition_penalty != 1.0 and self.repetition_context > 0
 
 
 @dataclass
@@ -146,9 +152,20 @@ class Batch:
         key = (job.sampling.temperature, job.sampling.top_p)
         sampler = self.samplers.setdefault(key, make_sampler(temp=key[0], top_p=key[1]))
         [uid] = self.generator.insert([job.prompt[job.cached:]], max_tokens=[job.sampling.max_tokens],
-                                      caches=[cache] if cache else None, samplers=[sampler])
+                                      caches=[cache] if cache else None, samplers=[sampler],
+                                      logits_processors=[self._processors(job.sampling)],
+                                      all_tokens=[job.prompt[:job.cached]])
         job.started = time.perf_counter()
         self.jobs[uid] = job
+
+    def _processors(self, sampling: Sampling) -> list[Any]:
+        """The repetition penalty as an mlx-lm logits processor (one per row: rows differ)."""
+        from mlx_lm.sample_utils import make_logits_processors
+
+        if not sampling.penalised:
+            return []
+        return make_logits_processors(repetition_penalty=sampling.repetition_penalty,
+                                      repetition_context_size=sampling.repetition_context)
 
     def step(self) -> None:
         """Drop cancelled requests, then one prefill chunk and/or one decode step."""
