@@ -11,6 +11,7 @@ from typing import Annotated, Any, AsyncIterator
 from fastapi import FastAPI, Header, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
+from starlette.routing import Route
 
 from services.gateway import bootstrap, pipeline, updates
 from services.gateway.jobs_view import queues_view
@@ -51,7 +52,7 @@ def create_app() -> FastAPI:
     checks.update({name: service_check(name, settings) for name in SERVICES if name != "gateway"})
     app = create_service_app("gateway", checks, lifespan=lifespan,
                              on_metrics=lambda: refresh_queue_gauges(redis))
-    app.add_route("/mcp", mcp, include_in_schema=False)  # Model Context Protocol (mcp_http.py)
+    app.router.routes.append(Route("/mcp", mcp, include_in_schema=False))  # MCP, see mcp_http.py
 
     def check_update_token(authorization: str | None) -> None:
         if not settings.update_token:

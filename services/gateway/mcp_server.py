@@ -108,7 +108,9 @@ def tool_errors() -> Iterator[None]:
 
 
 def iso(timestamp: float | None) -> str | None:
-    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds") if timestamp else None
+    if not timestamp:
+        return None
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
 
 
 class DocsServer(MCPServer[Any]):

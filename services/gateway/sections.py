@@ -61,7 +61,9 @@ def render(chunks: list[dict[str, Any]]) -> str:
     for chunk in sorted(chunks, key=lambda c: c.get("position", 0)):
         path = list(chunk.get("heading_path") or [chunk.get("title", "")])
         same = previous is not None and previous.get("heading_path") == chunk.get("heading_path")
-        text = strip_overlap(previous["text"], chunk["text"]) if same and previous else chunk["text"]
+        text = chunk["text"]
+        if same and previous:
+            text = strip_overlap(previous["text"], text)
         if not same and _heading(path):
             lines.append(_heading(path))
         if text:

@@ -179,8 +179,8 @@ def test_empty_index_then_stopped_retrieval_are_tool_errors(
 
         for transport in kit.TRANSPORTS:
             for message in over(empty, transport, scenario):
-                assert re.fullmatch(r"Error executing tool \w+: the index is empty: .*`mde update`.*",
-                                    message), message
+                assert re.fullmatch(r"Error executing tool \w+: the index is empty: "
+                                    r".*`mde update`.*", message), message
         empty.threads.pop("retrieval").stop()  # fault: the retrieval service goes away
         for transport in kit.TRANSPORTS:
             for message in over(empty, transport, scenario):

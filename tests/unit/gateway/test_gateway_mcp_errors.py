@@ -82,8 +82,9 @@ def test_ask_passes_evidence_through(evidence: list[dict[str, Any]] | None) -> N
 
     answer = call(generate, "ask", question="q").structured_content
     assert answer["evidence"] == (evidence or [])
-    assert answer["sources"] == [{"n": 1, "title": "Enable", "heading_path": ["Enable", "PowerShell"],
-                                  "url": "https://docs.example/enable#powershell", "score": 0.9}]
+    assert answer["sources"] == [{"n": 1, "title": "Enable", "score": 0.9,
+                                  "heading_path": ["Enable", "PowerShell"],
+                                  "url": "https://docs.example/enable#powershell"}]
 
 
 def test_bad_arguments_are_refused_by_the_schema_before_any_request() -> None:

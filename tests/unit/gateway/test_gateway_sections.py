@@ -54,7 +54,8 @@ def test_overlap_between_chunks_of_a_section_is_cut() -> None:
 def test_a_section_holds_its_subsections_and_its_own_heading() -> None:
     chunks = chunks_of(numbered_page(), max_chunk_chars=400, chunk_overlap_chars=150)
     found = sections.section(URL, "configure-it", chunks)
-    assert found.url == URL + "#configure-it" and found.heading_path == ["Page title", "Configure it"]
+    assert found.url == URL + "#configure-it"
+    assert found.heading_path == ["Page title", "Configure it"]
     assert found.text.startswith("## Configure it\n\n") and "### On Linux" in found.text
     assert "mdatp config real-time-protection" in found.text
     assert "unrelated section" not in found.text and "intro says" not in found.text
