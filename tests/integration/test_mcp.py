@@ -38,6 +38,14 @@ def over(stack: kit.McpStack, transport: str,
     return anyio.run(main)
 
 
+def call_tool(stack: kit.McpStack, transport: str, name: str, **arguments: Any) -> dict[str, Any]:
+    """One tool call over a fresh connection: its structured result."""
+    async def scenario(client: Client) -> dict[str, Any]:
+        return kit.structured(await client.call_tool(name, arguments))
+
+    return over(stack, transport, scenario)
+
+
 @pytest.mark.parametrize("transport", [*kit.TRANSPORTS, "http-legacy"])
 def test_tools_are_listed_with_descriptions_and_schemas(stack: kit.McpStack,
                                                         transport: str) -> None:
@@ -111,11 +119,7 @@ def test_get_section_whole_page_and_bad_links(stack: kit.McpStack, transport: st
 
 @pytest.mark.parametrize("transport", kit.TRANSPORTS)
 def test_ask_answers_with_sources_and_evidence(stack: kit.McpStack, transport: str) -> None:
-    async def scenario(client: Client) -> dict[str, Any]:
-        return kit.structured(await client.call_tool("ask", {"question":
-                                                             generation_kit.QUESTION}))
-
-    answer = over(stack, transport, scenario)
+    answer = call_tool(stack, transport, "ask", question=generation_kit.QUESTION)
     assert answer["refused"] is False and answer["mode"] == "rag" and answer["text"]
     assert "evidence" in answer and isinstance(answer["evidence"], list)
     first = answer["sources"][0]
@@ -124,11 +128,7 @@ def test_ask_answers_with_sources_and_evidence(stack: kit.McpStack, transport: s
 
 @pytest.mark.parametrize("transport", kit.TRANSPORTS)
 def test_off_topic_question_is_refused(stack: kit.McpStack, transport: str) -> None:
-    async def scenario(client: Client) -> dict[str, Any]:
-        return kit.structured(await client.call_tool("ask", {"question":
-                                                             generation_kit.OFF_TOPIC}))
-
-    answer = over(stack, transport, scenario)
+    answer = call_tool(stack, transport, "ask", question=generation_kit.OFF_TOPIC)
     assert answer["refused"] is True and answer["refusal_reason"]
     assert answer["sources"]  # the nearest pages, for the admin to look at
 
