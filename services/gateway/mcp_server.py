@@ -15,8 +15,9 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import MCPServer
+from mcp.shared.exceptions import MCPError
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
-from mcp.types import Resource, ToolAnnotations
+from mcp.types import INTERNAL_ERROR, Resource, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from services.gateway import sections
@@ -124,8 +125,8 @@ class DocsServer(MCPServer[Any]):
         listed = await super().list_resources()
         try:
             pages = await self.api.pages()
-        except ServiceError as error:
-            raise ResourceError(tool_message(error)) from None
+        except ServiceError as error:  # the SDK would hide a ResourceError's message here
+            raise MCPError(code=INTERNAL_ERROR, message=tool_message(error)) from None
         return listed + [
             Resource(uri=PAGE_URI.format(page_id=p["id"]), name=p.get("title") or p["url"],
                      description=p.get("canonical_url") or p["url"], mime_type="text/markdown")

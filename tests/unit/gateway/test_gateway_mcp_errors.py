@@ -4,13 +4,13 @@ service's evidence through."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
 import httpx
 import pytest
-from mcp import Client
+from mcp import Client, MCPError
 
 from services.gateway.docs_api import DocsApi
 from services.gateway.mcp_server import build_server
@@ -25,16 +25,25 @@ DONE = {"text": "Run Set-MpPreference [1].", "mode": "rag", "refused": False, "c
                      "score": 0.9, "text": "..."}]}
 
 
-def call(handler: Handler, tool: str, **arguments: Any) -> Any:
+def session(handler: Handler, scenario: Callable[[Client], Awaitable[Any]]) -> Any:
+    """Run a scenario with the SDK's client, in-process, against stand-in services."""
     settings = Settings(retrieval_url="http://retrieval", generation_url="http://generation",
                         crawler_url="http://crawler", gateway_url="http://gateway")
     server = build_server(settings, DocsApi(settings, httpx.MockTransport(handler)))
 
     async def main() -> Any:
         async with Client(server) as client:
-            return await client.call_tool(tool, arguments)
+            return await scenario(client)
 
     return anyio.run(main)
+
+
+def call(handler: Handler, tool: str, **arguments: Any) -> Any:
+    return session(handler, lambda client: client.call_tool(tool, arguments))
+
+
+def refuse(request: httpx.Request) -> httpx.Response:
+    raise httpx.ConnectError("connection refused", request=request)
 
 
 def problem_response(status: int, title: str, code: str, detail: str,
@@ -56,13 +65,22 @@ def test_busy_services_say_when_to_retry(status: int, title: str, code: str, too
 
 
 def test_a_service_down_names_its_url_and_how_to_start_it() -> None:
-    def refuse(request: httpx.Request) -> httpx.Response:
-        raise httpx.ConnectError("connection refused", request=request)
-
     result = call(refuse, "ask", question="q")
     assert result.is_error and result.content[0].text.endswith(
         "the generation service is not answering at http://generation (ConnectError): "
         "start the stack with `make run` (retry in 5 s)")
+
+
+@pytest.mark.parametrize("action", [lambda client: client.list_resources(),
+                                    lambda client: client.read_resource("mde://pages/ab12")])
+def test_page_resources_with_the_crawler_down_say_so(
+        action: Callable[[Client], Awaitable[Any]]) -> None:
+    async def scenario(client: Client) -> None:
+        with pytest.raises(MCPError, match=r"^the crawler service is not answering at "
+                                           r"http://crawler \(ConnectError\): start the stack"):
+            await action(client)
+
+    session(refuse, scenario)
 
 
 def test_an_empty_index_is_a_tool_error_for_ask_too() -> None:
