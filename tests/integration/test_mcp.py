@@ -11,7 +11,7 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-from mcp import Client
+from mcp import Client, MCPError
 
 from tests.conftest import RedisServer
 from tests.integration import generation_kit
@@ -159,8 +159,9 @@ def test_http_transport_needs_the_token(stack: kit.McpStack) -> None:
         assert refused.status_code == 401, headers
         assert refused.headers["content-type"] == "application/problem+json"
         assert "UPDATE_TOKEN" in refused.json()["detail"]
-    with pytest.raises(Exception):  # the SDK's client fails to connect without it
+    with pytest.raises(ExceptionGroup) as caught:  # the SDK's client, with a wrong token
         over(stack, "http", lambda client: client.list_tools(), token="wrong")
+    assert caught.group_contains(MCPError, match="error response", depth=None)
     cross_site = httpx.post(url, json=body, timeout=10, headers={
         "Authorization": f"Bearer {kit.TOKEN}", "Origin": "https://evil.example",
         "Accept": "application/json, text/event-stream"})
