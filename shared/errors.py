@@ -3,7 +3,7 @@
 ServiceError
  ├── BadRequest (400)          ├── NotFound (404)
  ├── Unprocessable (422)
- ├── Unauthorized (401)        ├── Conflict (409)
+ ├── Unauthorized (401)        ├── Conflict (409) ── IndexEmpty (409)
  ├── PayloadTooLarge (413)     ├── Busy (503, Retry-After)
  ├── TooManyRequests (429)     └── NotReady (503)
  └── UpstreamError (502)
@@ -37,6 +37,10 @@ class Conflict(ServiceError):
     status, code = 409, "conflict"
 
 
+class IndexEmpty(Conflict):
+    status, code = 409, "index_empty"
+
+
 class Unprocessable(ServiceError):
     status, code = 422, "invalid_request"
 
@@ -63,8 +67,8 @@ class NotReady(ServiceError):
 
 BY_CODE: dict[str, type[ServiceError]] = {
     cls.code: cls
-    for cls in (BadRequest, Unauthorized, NotFound, Conflict, Unprocessable, PayloadTooLarge, TooManyRequests,
-                UpstreamError, Busy, NotReady)
+    for cls in (BadRequest, Unauthorized, NotFound, Conflict, IndexEmpty, Unprocessable,
+                PayloadTooLarge, TooManyRequests, UpstreamError, Busy, NotReady)
 }
 
 

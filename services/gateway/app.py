@@ -11,9 +11,11 @@ from typing import Annotated, Any, AsyncIterator
 from fastapi import FastAPI, Header, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
+from starlette.routing import Route
 
 from services.gateway import bootstrap, pipeline, updates
 from services.gateway.jobs_view import queues_view
+from services.gateway.mcp_http import McpEndpoint
 from services.gateway.metrics import refresh_queue_gauges
 from services.gateway.monitor import Monitor
 from services.gateway.proxy import Proxy
@@ -36,11 +38,13 @@ def create_app() -> FastAPI:
     redis = redis_connection(settings)
     monitor = Monitor(redis, settings)
     proxy = Proxy()
+    mcp = McpEndpoint(settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         task = asyncio.create_task(bootstrap.run_monitor(monitor, settings))
-        yield
+        async with mcp.running():
+            yield
         task.cancel()
         await proxy.close()
 
@@ -48,6 +52,7 @@ def create_app() -> FastAPI:
     checks.update({name: service_check(name, settings) for name in SERVICES if name != "gateway"})
     app = create_service_app("gateway", checks, lifespan=lifespan,
                              on_metrics=lambda: refresh_queue_gauges(redis))
+    app.router.routes.append(Route("/mcp", mcp, include_in_schema=False))  # MCP, see mcp_http.py
 
     def check_update_token(authorization: str | None) -> None:
         if not settings.update_token:

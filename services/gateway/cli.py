@@ -1,4 +1,5 @@
-"""`mde update`: start an update on the running stack and follow its stages."""
+"""`mde update`: start an update on the running stack and follow its stages; `mde mcp`: the MCP
+server over stdio."""
 
 from __future__ import annotations
 
@@ -57,5 +58,16 @@ def update(stages: list[str] = typer.Option(None, "--stages", help="crawl, index
             raise typer.Exit(1)
 
 
+def mcp() -> None:
+    """Serve the docs to an MCP client over stdin/stdout (tools: search_docs, ask, get_section,
+    index_status; pages as resources). Needs the stack running (`make run`)."""
+    import anyio
+
+    from services.gateway.mcp_server import run_stdio
+
+    anyio.run(run_stdio, get_settings())
+
+
 def register(app: typer.Typer) -> None:
     app.command()(update)
+    app.command()(mcp)

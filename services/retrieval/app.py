@@ -83,11 +83,14 @@ def _read_routes(app: FastAPI, retriever: Callable[[], Retriever]) -> None:
         return {"pages": retriever().page_hashes()}
 
     @app.get("/chunks", response_model=ChunkPage)
-    def chunks(offset: str | None = None,
-               limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> ChunkPage:
-        """Stored chunks in id order; pass `next_offset` back as `offset` for the next page."""
+    def chunks(offset: str | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+               url: Annotated[str | None, Query(max_length=2000)] = None,
+               page_id: Annotated[str | None, Query(max_length=200)] = None) -> ChunkPage:
+        """Stored chunks in id order (only one page's with `url` or `page_id`); pass
+        `next_offset` back as `offset` for the next page."""
+        where = {k: v for k, v in (("url", url), ("page_id", page_id)) if v}
         try:
-            return retriever().chunks(offset, limit)
+            return retriever().chunks(offset, limit, where)
         except ValueError:
             raise BadRequest(f"offset: {offset!r} is not a point id from next_offset") from None
 

@@ -177,13 +177,17 @@ class EdgeStore:
             points = shard.query(_request(plan))
         return [Found(str(p.id), float(p.score), dict(p.payload or {})) for p in points]
 
-    def scroll(self, offset: str | None, limit: int) -> tuple[list[dict[str, Any]], str | None]:
+    def scroll(self, offset: str | None, limit: int, where: dict[str, str] | None = None
+               ) -> tuple[list[dict[str, Any]], str | None]:
+        flt = qe.Filter(must=[qe.FieldCondition(key=k, match=qe.MatchValue(v))
+                              for k, v in where.items()]) if where else None
         with self._serving.reading():
             shard = self._open(self.current) if self.current else None
             if shard is None:
                 return [], None
             records, following = shard.scroll(qe.ScrollRequest(
-                offset=uuid.UUID(offset) if offset else None, limit=limit, with_payload=True))
+                offset=uuid.UUID(offset) if offset else None, limit=limit, filter=flt,
+                with_payload=True))
         return [dict(r.payload or {}) | {"id": str(r.id)} for r in records], \
             (str(following) if following is not None else None)
 

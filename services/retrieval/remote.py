@@ -130,11 +130,14 @@ class RemoteStore:
         response = self.client.query_points(self.alias, with_payload=True, **_query_args(plan))
         return [Found(str(p.id), float(p.score), dict(p.payload or {})) for p in response.points]
 
-    def scroll(self, offset: str | None, limit: int) -> tuple[list[dict[str, Any]], str | None]:
+    def scroll(self, offset: str | None, limit: int, where: dict[str, str] | None = None
+               ) -> tuple[list[dict[str, Any]], str | None]:
         if self._serving() is None:
             return [], None
+        flt = models.Filter(must=[models.FieldCondition(key=k, match=models.MatchValue(value=v))
+                                  for k, v in where.items()]) if where else None
         records, following = self.client.scroll(self.alias, limit=limit, offset=offset,
-                                                with_payload=True)
+                                                scroll_filter=flt, with_payload=True)
         return [dict(r.payload or {}) | {"id": str(r.id)} for r in records], \
             (str(following) if following is not None else None)
 

@@ -101,9 +101,12 @@ class Retriever:
     def page_hashes(self) -> dict[str, str]:
         return self.store.page_hashes()
 
-    def chunks(self, offset: str | None, limit: int) -> ChunkPage:
-        """A page of stored chunks; offset None, "" or "0" starts at the beginning."""
-        payloads, following = self.store.scroll(offset if offset not in ("", "0") else None, limit)
+    def chunks(self, offset: str | None, limit: int, where: dict[str, str] | None = None
+               ) -> ChunkPage:
+        """A page of stored chunks (only those whose payload matches `where`); offset None, ""
+        or "0" starts at the beginning."""
+        payloads, following = self.store.scroll(offset if offset not in ("", "0") else None, limit,
+                                                where)
         items = [Chunk.model_validate(p) for p in payloads if "embed_text" in p]
         return ChunkPage(items=items, next_offset=following)
 

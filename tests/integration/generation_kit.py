@@ -96,16 +96,17 @@ class Served:
         return self.service.url
 
 
-def serve(app: FastAPI) -> Served:
-    """Run an app object with uvicorn in a thread until /ready answers 200."""
-    port = free_port()
+def serve(app: FastAPI, port: int | None = None, name: str = "generation",
+          path: str = "/ready") -> Served:
+    """Run an app object with uvicorn in a thread until `path` (/ready) answers 200."""
+    port = port or free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True, name="generation-api")
+    thread = threading.Thread(target=server.run, daemon=True, name=f"{name}-api")
     thread.start()
-    served = Served(app, ServiceThread("generation", port, server, thread))
-    if not wait_ready(served.url, 180):
+    served = Served(app, ServiceThread(name, port, server, thread))
+    if not wait_ready(served.url, 180, path):
         served.service.stop()
-        raise RuntimeError("generation did not get ready")
+        raise RuntimeError(f"{name} did not get ready")
     return served
 
 

@@ -101,6 +101,16 @@ def test_chunks_scroll_for_the_trainer(api: TestClient) -> None:
     assert api.get("/chunks", params={"offset": "not-an-id"}).status_code == 400  # fault
 
 
+def test_chunks_of_one_page_for_get_section(api: TestClient) -> None:
+    put_corpus(api)
+    url = "https://learn.example/en-us/defender-endpoint/linux-exclusions"
+    items = api.get("/chunks", params={"url": url}).json()["items"]
+    assert sorted(c["position"] for c in items) == [0, 1] and {c["url"] for c in items} == {url}
+    by_id = api.get("/chunks", params={"page_id": "id-linux-exclusions"}).json()["items"]
+    assert len(by_id) == 2
+    assert api.get("/chunks", params={"url": url + "/unknown"}).json()["items"] == []
+
+
 def test_builds_publish_and_abort(api: TestClient) -> None:
     put_corpus(api)
     build = api.post("/collection/builds", json={"settings_hash": "abc", "dim": 384}).json()["build"]

@@ -130,6 +130,16 @@ def test_scroll_pages_through_every_chunk(store: VectorStore) -> None:
     assert sorted(seen) == sorted(make_chunk(*row).id for row in CORPUS)
 
 
+def test_scroll_of_one_page_by_url_or_page_id(store: VectorStore) -> None:
+    r = retriever(store)
+    fill(r)
+    wanted = [make_chunk(*row) for row in CORPUS if row[0] == "linux-exclusions"]
+    by_url = r.chunks(None, 100, {"url": wanted[0].url}).items
+    by_id = r.chunks(None, 100, {"page_id": wanted[0].page_id}).items
+    assert sorted(c.id for c in by_url) == sorted(c.id for c in by_id) == sorted(c.id for c in wanted)
+    assert r.chunks(None, 100, {"url": wanted[0].url + "-nope"}).items == []
+
+
 def test_edge_store_reopens_and_refuses_a_second_owner(tmp_path: Path) -> None:
     root = tmp_path / "qdrant" / "docs"
     first = EdgeStore(root, "docs")
