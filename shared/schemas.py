@@ -44,6 +44,7 @@ class Usage(BaseModel):
 
 class Timings(BaseModel):
     retrieval_ms: float = 0.0
+    evidence_ms: float = 0.0  # choosing the evidence (embedding its units included)
     time_to_first_token_ms: float
     tokens_per_sec: float
     total_ms: float
@@ -73,6 +74,21 @@ class EvidenceItem(BaseModel):
     language: str = ""  # a code block's language
 
 
+class FeedbackRequest(BaseModel):
+    """POST /feedback: a thumbs up or down on one answer, with an optional comment."""
+
+    answer_id: str = Field(pattern=r"^[0-9a-f]{32}$")
+    vote: Literal["up", "down"]
+    comment: str = Field("", max_length=2000)
+
+
+class DroppedSentence(BaseModel):
+    """A generated sentence left out of the final answer, and why."""
+
+    text: str
+    reason: str
+
+
 class WeightsInfo(BaseModel):
     kind: Literal["base", "adapter", "merged"]
     version: str | None = None
@@ -93,6 +109,13 @@ class GenerateDone(BaseModel):
     sources: list[SourceRef] = []
     cited: list[int] = []  # source numbers the answer's text cites
     index_empty: bool = False
+    answer_id: str = ""  # what POST /feedback votes on
+    lead: str = ""  # the model's checked sentences (the streamed `token` text)
+    evidence: list[EvidenceItem] = []
+    lead_sentences: int = 0  # generated sentences kept (each passed the support check)
+    dropped: list[DroppedSentence] = []  # generated sentences the sources do not support
+    stopped: str | None = None  # why the lead was cut short: repeated | sentences
+    evidence_scoring: str = ""  # terms+embedding | terms (the embedding service did not answer)
 
 
 # --- crawler: the page store as the indexer and UI see it (GET /pages, GET /pages/{id}) ---

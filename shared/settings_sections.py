@@ -142,15 +142,18 @@ class EvidenceSettings(BaseModel):
 
     enabled: bool = True
     budget_chars: int = Field(1000, ge=100, le=8000)
-    max_units: int = Field(8, ge=1, le=50)
-    min_ratio: float = Field(0.6, ge=0, le=1)  # units scoring under this share of the best are left
-    other_page_ratio: float = Field(0.9, ge=0, le=1)  # units of other pages than the best unit's
-    length_weight: float = 0.0  # a segment's score loses this per budget it would fill
-    block_chars: int = Field(450, ge=0)  # an intro quoted with its whole list/table/code up to this
-    lexical_weight: float = 1.0
-    semantic_weight: float = 1.0
-    structure_weight: float = 0.15
-    source_weight: float = 0.2
+    max_units: int = Field(10, ge=1, le=50)
+    # weights tuned on the tune half of ../shared/eval/questions.jsonl (docs/BENCHMARKS.md); the
+    # embedding similarity (MiniLM) did not help there, so it is off unless given a weight
+    min_ratio: float = Field(0.4, ge=0, le=1)  # segments under this share of the best are left
+    other_page_ratio: float = Field(0.9, ge=0, le=1)  # for pages other than the best segment's
+    lexical_weight: float = 0.5
+    semantic_weight: float = 0.0
+    structure_weight: float = 0.3
+    source_weight: float = 0.5
+    length_weight: float = 0.5  # a segment's score loses this per budget it would fill
+    block_chars: int = Field(600, ge=0)  # an intro is quoted with its whole list/table/code up to this
+    embed_units: int = Field(24, ge=0, le=512)  # units embedded per question (the most lexical)
 
 
 class InferSettings(BaseModel):
@@ -166,13 +169,16 @@ class InferSettings(BaseModel):
     context_tokens: int = Field(1400, ge=64)  # budget for the numbered sources in a prompt
     history_tokens: int = Field(512, ge=0)  # chat history kept, oldest turns dropped first
     followup_max_words: int = Field(8, ge=0)  # shorter questions are retrieved with the previous one
-    # hits scoring below this share of the best are dropped (tune half: 2.8 of 5 kept, 65 % from the
-    # question's pages instead of 49 %, 90 % of questions keep a right page; 0.9 keeps only 86 %)
-    source_min_ratio: float = Field(0.8, ge=0, le=1)
+    # hits scoring below this share of the best are not shown (evidence chooses among those shown)
+    source_min_ratio: float = Field(0.0, ge=0, le=1)
     retrieval_timeout_sec: float = Field(15.0, gt=0)
-    # a finished sentence without [n] gets the source sharing most of its words (0 = off): the
-    # default model does not cite by itself
-    attribution_min_overlap: float = Field(0.5, ge=0, le=1)
+    evidence: EvidenceSettings = EvidenceSettings()
+    # the lead: a few sentences over the evidence, each checked against the sources
+    lead_max_tokens: int = Field(64, ge=1)
+    lead_max_sentences: int = Field(3, ge=1)
+    support_min_coverage: float = Field(0.6, ge=0, le=1)  # calibrated by ops/bench/support.py
+    repetition_penalty: float = Field(1.15, ge=1.0, le=2.0)  # 1.0 = off
+    repetition_context: int = Field(64, ge=0)
     # refusal: refuse when weights · (dense/keyword page agreement, best dense cosine, term coverage)
     # is below the threshold; tuned with `mde eval refusal` on half of ../shared/eval/questions.jsonl
     refusal_weights: list[float] = [1.0, 1.75, 0.0]

@@ -38,14 +38,41 @@ class Source:
 
 
 @dataclass
+class Evidence:
+    """A documented unit quoted verbatim from source [n]."""
+
+    number: int
+    kind: str
+    text: str
+    url: str | None
+    language: str = ""
+
+
+def evidence_from(data: dict[str, Any]) -> list[Evidence]:
+    """The `evidence` event's (or `done`'s) items, whatever optional fields they lack."""
+    items = data.get("evidence") or []
+    if not isinstance(items, list):
+        return []
+    return [Evidence(as_int(item.get("n"), 0), str(item.get("kind") or "sentence"),
+                     str(item.get("text") or ""), _first(item, "url"),
+                     str(item.get("language") or ""))
+            for item in items if isinstance(item, dict) and item.get("text")]
+
+
+@dataclass
 class Answer:
     """One assistant turn as shown in the chat."""
 
     text: str = ""
     sources: list[Source] = field(default_factory=list)
+    evidence: list[Evidence] = field(default_factory=list)
     done: dict[str, Any] = field(default_factory=dict)
     index_empty: bool = False
     error: str | None = None
+
+    @property
+    def answer_id(self) -> str:
+        return str(self.done.get("answer_id") or "")
 
     @property
     def refused(self) -> bool:

@@ -10,7 +10,7 @@ import streamlit as st
 
 from shared.settings import Settings, get_settings
 from ui import sidebar
-from ui.answer import Answer, Source, as_int, sources_from, timings_caption
+from ui.answer import Answer, Evidence, Source, as_int, evidence_from, sources_from, timings_caption
 from ui.client import ServiceProblem, UiClient, UiError
 from ui.markup import AnswerEscaper, escape_answer, escape_md, md_link
 
@@ -59,6 +59,43 @@ def render_sources(sources: list[Source], heading: str, cited: set[int]) -> None
                     st.text(source.text)
 
 
+def render_evidence(evidence: list[Evidence]) -> None:
+    """The documented units, verbatim: prose quoted, code with a copy button, each linked to its
+    section. Crawled text is untrusted: escaped, never rendered as HTML."""
+    if not evidence:
+        return
+    st.markdown("**From the documentation**")
+    for item in evidence:
+        cite = md_link(f"[{item.number}]", item.url)
+        if item.kind == "code":
+            st.code(item.text, language=item.language or None)
+            st.caption(cite)
+        elif item.kind == "row":
+            st.code(item.text, language=None, wrap_lines=True)
+            st.caption(cite)
+        else:
+            lines = "  \n".join(escape_md(line) for line in item.text.splitlines())
+            st.markdown(f"> {lines} {cite}")
+
+
+def vote(client: UiClient, answer: Answer) -> None:
+    """Thumbs up or down on an answer, stored by the generation service."""
+    if not answer.answer_id:
+        return
+    key = f"vote-{answer.answer_id}"
+
+    def send() -> None:
+        choice = st.session_state.get(key)
+        if choice is None:
+            return
+        try:
+            client.feedback(answer.answer_id, "up" if choice == 1 else "down")
+        except UiError as error:
+            st.toast(f"Feedback not stored: {error}", icon=":material/error:")
+
+    st.feedback("thumbs", key=key, on_change=send)
+
+
 def render_extras(answer: Answer) -> None:
     """Everything under an answer's text: refusal, empty index, sources, timings, error."""
     if answer.refused:
@@ -80,7 +117,7 @@ def render_extras(answer: Answer) -> None:
             st.page_link("pipeline.py", label="Run an update", icon=":material/sync:")
 
 
-def render_history(messages: list[dict[str, Any]]) -> None:
+def render_history(messages: list[dict[str, Any]], client: UiClient | None = None) -> None:
     """The conversation so far, each answer with its sources and timings."""
     for message in messages:
         with st.chat_message(message["role"], avatar=AVATARS[message["role"]]):
@@ -90,16 +127,27 @@ def render_history(messages: list[dict[str, Any]]) -> None:
             answer: Answer = message["answer"]
             if answer.text:
                 st.markdown(escape_answer(answer.text))
+            render_evidence(answer.evidence)
             render_extras(answer)
+            if client is not None:
+                vote(client, answer)
 
 
-def tokens(client: UiClient, payload: dict[str, Any], answer: Answer) -> Iterator[str]:
-    """Escaped text pieces for st.write_stream; sources and done land in `answer`."""
+def tokens(client: UiClient, payload: dict[str, Any], answer: Answer,
+           evidence_area: Any = None) -> Iterator[str]:
+    """Escaped text pieces for st.write_stream; sources, evidence and done land in `answer` (the
+    evidence is drawn in `evidence_area` as soon as it arrives, before the model writes)."""
     escaper = AnswerEscaper()
     for event, data in client.generate(payload):
         if event == "sources":
             answer.sources = sources_from(data)
             answer.index_empty = bool(data.get("index_empty"))
+        elif event == "evidence":
+            answer.evidence = evidence_from(data)
+            if evidence_area is not None:
+                with evidence_area:
+                    render_evidence(answer.evidence)
+            yield ""  # ends the spinner: the documented answer is on screen
         elif event == "token":
             text = str(data.get("text", ""))
             answer.text += text
@@ -141,15 +189,18 @@ def ask(client: UiClient, question: str, knobs: sidebar.Knobs) -> None:
         st.markdown(escape_md(question))
     answer = Answer()
     with st.chat_message("assistant", avatar=AVATARS["assistant"]):
+        lead_area, evidence_area = st.container(), st.container()
         try:
             with st.spinner("Thinking…" if knobs.mode == "ft" else "Searching the docs…"):
-                stream = tokens(client, payload, answer)
-                first = next(stream)  # the spinner covers retrieval and the time to first token
-            st.write_stream(_chain(first, stream))
+                stream = tokens(client, payload, answer, evidence_area)
+                first = next(stream, "")  # the spinner covers retrieval (and evidence)
+            with lead_area:
+                st.write_stream(_chain(first, stream))
         except UiError as error:
             log.info("question failed: %s", error)
             answer.error = friendly(error)
         render_extras(answer)
+        vote(client, answer)
     messages.append({"role": "assistant", "answer": answer})
 
 
@@ -182,7 +233,7 @@ def main(settings: Settings | None = None) -> None:
         st.info(EMPTY_INDEX, icon=":material/inventory_2:")
     if not messages and not question:
         welcome()
-    render_history(messages)
+    render_history(messages, client)
     if question:
         ask(client, question, knobs)
 

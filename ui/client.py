@@ -129,6 +129,11 @@ class UiClient:
         except httpx.HTTPError as error:
             raise self.down("generation", error) from None
 
+    def feedback(self, answer_id: str, vote: str, comment: str = "") -> dict[str, Any]:
+        """POST /feedback: a thumbs up or down on one answer."""
+        body = {"answer_id": answer_id, "vote": vote, "comment": comment}
+        return self.call("generation", "POST", "/feedback", json=body).json()
+
     def model(self) -> dict[str, Any]:
         return self.get_json("generation", "/model")
 

@@ -1,52 +1,31 @@
-"""Turn a question into a prompt (retrieval, sources, refusal) and a stream of answer events.
+"""A question to a stream of answer events, through the stages of `pipeline` then the lead.
 
-Events, in order: `sources` (numbered hits), `token` (text pieces), `done` (GenerateDone).
+Events, in order: `sources` (numbered hits), `evidence` (documented units, before the model starts),
+`token` (the lead's checked sentences), `done` (the final answer: lead + evidence + sources).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from typing import Any
 
-from services.generation import citations, prompting, refusal
+from services.generation import citations, pipeline, prompting, refusal, sources, support
 from services.generation.engine import Engine, Finished, Piece, Sampling
-from services.generation.retrieval import RetrievalClient
-from services.generation.weights import LoadedWeights
+from services.generation.feedback import FeedbackStore
+from services.generation.lead import LeadGate
+from services.generation.pipeline import Prepared
+from services.generation.retrieval import EmbeddingClient, RetrievalClient
 from shared.errors import ServiceError
-from shared.schemas import (
-    GenerateDone,
-    GenerateRequest,
-    Mode,
-    SearchResponse,
-    SourceRef,
-    Timings,
-    Usage,
-)
+from shared.prompts import plain_messages
+from shared.schemas import GenerateDone, GenerateRequest, Timings, Usage
 from shared.settings import Settings
-
-NEAREST = 3  # pages listed with a refusal
 
 
 class Unprocessable(ServiceError):
     status, code = 422, "invalid_request"
-
-
-@dataclass
-class Prepared:
-    """Everything decided before generation starts."""
-
-    mode: Mode
-    weights: LoadedWeights
-    prompt: list[int] = field(default_factory=list)
-    prefix: tuple[int, ...] = ()
-    sources: list[SourceRef] = field(default_factory=list)
-    verdict: refusal.Verdict = field(default_factory=lambda: refusal.Verdict(False))
-    index_empty: bool = False
-    retrieval_ms: float = 0.0
-    attribution: float = 0.0  # min word overlap for an added [n]; 0 = off
 
 
 def check_limits(body: GenerateRequest, settings: Settings) -> None:
@@ -59,118 +38,140 @@ def check_limits(body: GenerateRequest, settings: Settings) -> None:
                             f"{settings.infer.max_tokens_cap}")
 
 
-def sampling_for(body: GenerateRequest, settings: Settings) -> Sampling:
+def sampling_for(body: GenerateRequest, settings: Settings, mode: str | None = None) -> Sampling:
+    """The request's sampling; a rag lead is short unless the request asks for a length."""
     infer = settings.infer
-    return Sampling(
-        max_tokens=body.max_tokens or infer.max_new_tokens,
-        temperature=infer.temperature if body.temperature is None else body.temperature,
-        top_p=body.top_p or infer.top_p,
-    )
-
-
-def render(weights: LoadedWeights, messages: list[dict[str, str]],
-           system: str) -> tuple[list[int], tuple[int, ...]]:
-    """Prompt tokens, and the prefix they share with the bare system prompt (cacheable)."""
-    tokenizer = weights.tokenizer
-    prompt = list(tokenizer.apply_chat_template(messages, add_generation_prompt=True))
-    alone = tokenizer.apply_chat_template([{"role": "system", "content": system}])
-    shared = next((i for i, (a, b) in enumerate(zip(prompt, alone)) if a != b), len(alone))
-    return prompt, tuple(prompt[:shared])
+    lead = mode != "ft" and infer.evidence.enabled
+    default = infer.lead_max_tokens if lead else infer.max_new_tokens
+    return Sampling(max_tokens=body.max_tokens or default,
+                    temperature=infer.temperature if body.temperature is None else body.temperature,
+                    top_p=body.top_p or infer.top_p, repetition_penalty=infer.repetition_penalty,
+                    repetition_context=infer.repetition_context)
 
 
 async def prepare(body: GenerateRequest, engine: Engine, retrieval: RetrievalClient,
-                  settings: Settings) -> Prepared:
-    """Pick the weights, retrieve, decide on refusal and build the prompt."""
+                  embedder: EmbeddingClient, settings: Settings) -> Prepared:
+    """retrieve → choose sources → extract evidence → decide refusal → build the prompt."""
     served = engine.ready()
     mode = body.mode or served.default_mode(settings.app.mode)
     weights = served.for_mode(mode)
-    tokenizer, infer = weights.tokenizer, settings.infer
-    history = prompting.trim_history(body.history, tokenizer, infer.history_tokens)
+    infer = settings.infer
+    history = prompting.trim_history(body.history, weights.tokenizer, infer.history_tokens)
+    prepared = Prepared(mode, weights)
     if mode == "ft":
         system = prompting.read_prompt(settings.model.ft_system_prompt_file)
-        prompt, prefix = render(weights, prompting.plain_messages(system, history, body.question),
-                                system)
-        return Prepared(mode, weights, prompt, prefix)
-    started = time.perf_counter()
-    query = prompting.retrieval_query(body.question, body.history, infer.followup_max_words)
-    found, evidence = await search(retrieval, query, body.question, body.top_k or infer.top_k,
-                                   infer.refusal_depth)
-    verdict = (refusal.Verdict(True, "the index is empty") if found.index_empty
-               else refusal.decide(evidence, infer))
-    prepared = Prepared(mode, weights, verdict=verdict, index_empty=found.index_empty,
-                        attribution=infer.attribution_min_overlap)
-    prepared.retrieval_ms = (time.perf_counter() - started) * 1000
-    if verdict.refused:
-        prepared.sources = citations.number_sources(found.hits[:NEAREST])
+        messages = plain_messages(system, prompting.turns(history), body.question)
+        prepared.prompt, prepared.prefix = pipeline.render(weights, messages, system)
         return prepared
-    hits = citations.select_hits(found.hits, infer.source_min_ratio)
-    texts = prompting.fit_sources(hits, tokenizer, infer.context_tokens)
-    prepared.sources = citations.number_sources(hits[:len(texts)], texts)
-    system = prompting.read_prompt(settings.model.system_prompt_file)
-    messages = prompting.rag_messages(system, hits, texts, history, body.question)
-    prepared.prompt, prepared.prefix = render(weights, messages, system)
+    query = prompting.retrieval_query(body.question, body.history, infer.followup_max_words)
+    retrieved = await pipeline.retrieve(retrieval, query, body.question, body.top_k or infer.top_k,
+                                        infer.refusal_depth)
+    prepared.retrieval_ms, prepared.index_empty = retrieved.ms, retrieved.found.index_empty
+    prepared.verdict = pipeline.decide(retrieved, body.question, settings)
+    shown = sources.choose(body.question, retrieved.found.hits, infer.source_min_ratio)
+    if prepared.verdict.refused:
+        prepared.sources = shown[:pipeline.NEAREST]
+        return prepared
+    extracted = await pipeline.extract(body.question, shown, retrieved.stats, embedder, settings)
+    prepared.sources, prepared.evidence = extracted.sources, extracted.items
+    prepared.evidence_ms, prepared.evidence_scoring = extracted.ms, extracted.scoring
+    pipeline.build(prepared, extracted, history, body.question, settings)
     return prepared
 
 
-async def search(retrieval: RetrievalClient, query: str, question: str, top_k: int,
-                 depth: int) -> tuple[SearchResponse, refusal.Evidence]:
-    """The hybrid hits for the prompt, and the refusal evidence from dense and keyword hits."""
-    found, dense, keyword = await asyncio.gather(retrieval.search(query, top_k),
-                                                 retrieval.search(query, depth, "dense"),
-                                                 retrieval.search(query, depth, "sparse"))
-    return found, refusal.gather(question, found.hits, dense.hits, keyword.hits, depth)
+async def start(body: GenerateRequest, engine: Engine, retrieval: RetrievalClient,
+                embedder: EmbeddingClient, settings: Settings,
+                feedback: FeedbackStore | None = None) -> AsyncIterator[dict[str, Any]]:
+    """Check the request, run the stages before generation, and return the answer's events
+    (errors up to here are HTTP errors; after, they are `error` events)."""
+    check_limits(body, settings)
+    engine.check_capacity()
+    prepared = await prepare(body, engine, retrieval, embedder, settings)
+    events = answer_events(engine, prepared, sampling_for(body, settings, prepared.mode), settings)
+    return recorded(events, body.question, feedback) if feedback else events
 
 
-def sources_event(prepared: Prepared) -> dict[str, Any]:
-    return {"event": "sources", "data": {"sources": [s.model_dump() for s in prepared.sources],
-                                         "index_empty": prepared.index_empty}}
+async def recorded(events: AsyncIterator[dict[str, Any]], question: str,
+                   feedback: FeedbackStore) -> AsyncIterator[dict[str, Any]]:
+    """The events, with the finished answer kept for votes."""
+    async for event in events:
+        if event["event"] == "done":
+            await asyncio.to_thread(feedback.record, question, event["data"])
+        yield event
 
 
-async def answer_events(engine: Engine, prepared: Prepared, sampling: Sampling
-                        ) -> AsyncIterator[dict[str, Any]]:
-    """`sources` first, then one `token` event per text piece, then `done` with usage and timings."""
-    yield sources_event(prepared)
+def gate_for(prepared: Prepared, settings: Settings) -> LeadGate:
+    infer = settings.infer
+    checked = support.prepare(prepared.sources) if prepared.mode != "ft" else None
+    return LeadGate(checked, citations.allowed_urls(prepared.sources), len(prepared.sources),
+                    infer.support_min_coverage,
+                    infer.lead_max_sentences if prepared.evidence else 10_000)
+
+
+async def answer_events(engine: Engine, prepared: Prepared, sampling: Sampling,
+                        settings: Settings) -> AsyncIterator[dict[str, Any]]:
+    """`sources`, `evidence`, one `token` per checked sentence, then `done`."""
+    yield {"event": "sources", "data": {"sources": [s.model_dump() for s in prepared.sources],
+                                        "index_empty": prepared.index_empty}}
     started = time.perf_counter()
     if prepared.verdict.refused:
         text = refusal.refusal_text(prepared.sources, prepared.index_empty)
         yield {"event": "token", "data": {"text": text}}
-        yield {"event": "done", "data": done_event(prepared, text, None, started).model_dump()}
+        yield {"event": "done", "data": done_event(prepared, text, text, None, started).model_dump()}
         return
-    guard = citations.UrlGuard(prepared.sources)
-    attributor = (citations.Attributor(prepared.sources, prepared.attribution)
-                  if prepared.attribution and prepared.sources else None)
-    pieces: list[str] = []
-    finished: Finished | None = None
+    if prepared.mode != "ft":
+        yield {"event": "evidence", "data": {
+            "evidence": [item.model_dump() for item in prepared.evidence],
+            "time_to_evidence_ms": round(prepared.retrieval_ms + prepared.evidence_ms, 1)}}
+    gate, finished, pieces, first = gate_for(prepared, settings), None, 0, 0.0
     async for item in engine.stream(prepared.weights, prepared.prompt, sampling, prepared.prefix):
         if isinstance(item, Piece):
-            text = guard.feed(item.text)
-            text = attributor.feed(text) if attributor else text
-        else:
-            finished, text = item, guard.flush()
-            text = attributor.feed(text) + attributor.flush() if attributor else text
+            pieces, first = pieces + 1, first or time.perf_counter()
+        text = gate.feed(item.text) if isinstance(item, Piece) else gate.flush()
+        if isinstance(item, Finished):
+            finished = item
         if text:
-            pieces.append(text)
             yield {"event": "token", "data": {"text": text}}
-    done = done_event(prepared, "".join(pieces), finished, started)
+        if gate.stopped:
+            break  # leaving the stream cancels the generation
+    if finished is None:  # cut short: the counts the engine did not get to report
+        finished = cut_short(gate.stopped, len(prepared.prompt), pieces, started, first)
+    final = citations.compose(gate.text, prepared.evidence, prepared.sources)
+    done = done_event(prepared, gate.text, final, finished, started, gate)
     yield {"event": "done", "data": done.model_dump()}
 
 
-def done_event(prepared: Prepared, text: str, finished: Finished | None,
-               started: float) -> GenerateDone:
+def cut_short(reason: str | None, prompt: int, pieces: int, started: float,
+              first: float) -> Finished:
+    now = time.perf_counter()
+    decode = now - first if first else 0.0
+    return Finished(reason, prompt, 0, pieces, 0.0, ((first or now) - started) * 1000,
+                    (pieces - 1) / decode if pieces > 1 and decode > 0 else 0.0)
+
+
+def done_event(prepared: Prepared, lead: str, text: str, finished: Finished | None,
+               started: float, gate: LeadGate | None = None) -> GenerateDone:
     total = (time.perf_counter() - started) * 1000
+    refused = prepared.verdict.refused
+    body = text.split(citations.footer(prepared.sources))[0] if prepared.sources else text
     return GenerateDone(
-        text=text, mode=prepared.mode,
-        finish_reason=finished.finish_reason if finished else ("refused" if prepared.verdict.refused
-                                                              else None),
+        text=text, lead=lead, mode=prepared.mode, answer_id=uuid.uuid4().hex,
+        finish_reason=finished.finish_reason if finished else ("refused" if refused
+                                                              else "stop"),
         usage=Usage(prompt_tokens=len(prepared.prompt),
                     completion_tokens=finished.completion_tokens if finished else 0,
                     cached_tokens=finished.cached_tokens if finished else 0),
         timings=Timings(retrieval_ms=round(prepared.retrieval_ms, 1),
+                        evidence_ms=round(prepared.evidence_ms, 1),
                         time_to_first_token_ms=round(finished.ttft_ms if finished else 0.0, 1),
                         tokens_per_sec=round(finished.tokens_per_sec if finished else 0.0, 2),
-                        total_ms=round(total + prepared.retrieval_ms, 1),
+                        total_ms=round(total + prepared.retrieval_ms + prepared.evidence_ms, 1),
                         queue_ms=round(finished.queue_ms if finished else 0.0, 1)),
-        weights=prepared.weights.info, refused=prepared.verdict.refused,
+        weights=prepared.weights.info, refused=refused,
         refusal_reason=prepared.verdict.reason, sources=prepared.sources,
-        cited=[] if prepared.verdict.refused else citations.cited(text, len(prepared.sources)),
-        index_empty=prepared.index_empty)
+        cited=[] if refused else citations.cited(body, len(prepared.sources)),
+        index_empty=prepared.index_empty, evidence=prepared.evidence,
+        dropped=gate.dropped if gate else [], stopped=gate.stopped if gate else None,
+        lead_sentences=len(gate.kept) if gate else 0,
+        evidence_scoring=prepared.evidence_scoring)
+

@@ -57,6 +57,8 @@ def ask(question: str = typer.Argument(..., help="what to ask the documentation"
     for event, data in _events(get_settings(), {k: v for k, v in payload.items() if v}):
         if event == "sources":
             sources = data.get("sources", [])
+        elif event == "evidence":
+            _print_evidence(data.get("evidence", []))
         elif event == "token":
             console.print(data["text"], end="", markup=False, highlight=False, soft_wrap=True)
         elif event == "error":
@@ -66,8 +68,23 @@ def ask(question: str = typer.Argument(..., help="what to ask the documentation"
             _print_done(data, sources)
 
 
+def _print_evidence(items: list[dict[str, Any]]) -> None:
+    """The documented units first: they arrive before the model writes."""
+    if not items:
+        return
+    console.print("[bold]From the documentation[/bold]")
+    for item in items:
+        text = str(item.get("text", ""))
+        body = text if item.get("kind") in ("code", "row") else "> " + text.replace("\n", "\n> ")
+        console.print(f"{body} [{item.get('n')}]", markup=False, highlight=False, soft_wrap=True)
+    console.print()
+
+
 def _print_done(done: dict[str, Any], sources: list[dict[str, Any]]) -> None:
     console.print()
+    if dropped := done.get("dropped"):
+        console.print(f"[dim]{len(dropped)} generated sentence(s) left out: not supported by the "
+                      f"sources[/dim]")
     if sources:
         label = "Nearest pages" if done.get("refused") else "Sources"
         console.print(f"\n[bold]{label}[/bold]")
@@ -131,8 +148,8 @@ def eval_refusal(questions: str | None = typer.Option(None, "--questions",
 
 
 async def _samples(settings: Settings, path: Path) -> list[Any]:
-    from services.generation import evaluation, tuning
-    from services.generation.answer import search
+    from services.generation import evaluation, refusal, tuning
+    from services.generation.pipeline import retrieve
     from services.generation.retrieval import RetrievalClient
 
     client = RetrievalClient(settings)
@@ -140,8 +157,10 @@ async def _samples(settings: Settings, path: Path) -> list[Any]:
     parts = evaluation.halves(questions)
     samples = []
     for question in questions:
-        _, evidence = await search(client, question.question, question.question,
-                                   settings.infer.top_k, settings.infer.refusal_depth)
+        found = await retrieve(client, question.question, question.question,
+                               settings.infer.top_k, settings.infer.refusal_depth)
+        evidence = refusal.gather(question.question, found.found.hits, found.dense.hits,
+                                  found.keyword.hits, settings.infer.refusal_depth)
         samples.append(tuning.Sample(question.id, parts[question.id], not question.answerable,
                                      evidence))
     await client.close()
@@ -153,9 +172,41 @@ def _table(summary: dict[str, Any]) -> None:
         console.print(f"{key:>22}  {value}")
 
 
+def feedback(vote: str | None = typer.Option(None, "--vote", help="up or down"),
+             limit: int = typer.Option(20, "--limit", min=1, max=1000),
+             as_json: bool = typer.Option(False, "--json")) -> None:
+    """List the votes users gave answers, newest first (question, vote, comment, sources)."""
+    from shared.settings import get_settings
+
+    url = f"{get_settings().generation_url}/feedback"
+    params = {"limit": limit, **({"vote": vote} if vote else {})}
+    try:
+        reply = httpx.get(url, params=params, timeout=30)
+    except httpx.TransportError as error:
+        console.print(f"[red]mde: generation service at {url} is not reachable "
+                      f"({type(error).__name__}): {HINT}[/red]")
+        raise typer.Exit(2) from None
+    if reply.status_code != 200:
+        console.print(f"[red]mde: generation answered {reply.status_code}: {reply.text[:300]}[/red]")
+        raise typer.Exit(1)
+    items = reply.json()["items"]
+    if as_json:
+        console.print_json(json.dumps(items))
+        return
+    for item in items:
+        mark = "[green]up[/green]" if item["vote"] == "up" else "[red]down[/red]"
+        console.print(f"{mark} {item['mode']} · {item['question']}")
+        if item.get("comment"):
+            console.print(f"    “{item['comment']}”", markup=False)
+        for source in item.get("sources", [])[:3]:
+            console.print(f"    [{source.get('n')}] {source.get('url')}", markup=False)
+    console.print(f"[dim]{len(items)} vote(s)[/dim]")
+
+
 def register(app: typer.Typer) -> None:
     from services.retrieval.cli import eval_app
 
     app.command("ask")(ask)
+    app.command("feedback")(feedback)
     eval_app.command("answers")(eval_answers)
     eval_app.command("refusal")(eval_refusal)

@@ -1,21 +1,25 @@
 """Answer quality on a question set (`mde eval answers`).
 
-Answerable questions: fact coverage (answers containing every `must_include` fact, case-insensitive),
-citation rate (answers whose own text cites a valid [n]; the list a client appends does not count),
-citation precision (cited [n] whose page is one of the question's sources) and the share wrongly
-refused. Unanswerable questions: the share refused. Plus the median time to first token and tok/s.
+Answerable questions: fact recall (share of all `must_include` facts in the answers, case-
+insensitive), fact coverage (answers holding all of theirs), the oracle (facts in the shown
+passages: the ceiling), citation rate and precision (cited [n] whose page is one of the question's
+sources; the numbered source list does not count as citing), supported sentences (the model's
+sentences that passed the support check, counted before the others were dropped), repeated answers
+(a sentence or 8-word run said twice) and the share wrongly refused. Unanswerable questions: the
+share refused. Plus medians of time to evidence, whole answer time and answer length.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
+import re
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from services.retrieval.evaluation import slug
+from shared.halves import halves as split
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,13 @@ class Outcome:
     cited_right: int = 0  # of those, citations of one of the question's pages
     ttft_ms: float | None = None
     tokens_per_sec: float | None = None
+    oracle_found: int = 0  # of the facts, those in the shown passages
+    sentences: int = 0  # the model's sentences checked
+    supported: int = 0  # of those, the ones that passed
+    repeated: bool = False
+    evidence_ms: float | None = None
+    answer_ms: float | None = None
+    chars: int = 0
 
 
 def load(path: str | Path, part: str = "all") -> list[EvalQuestion]:
@@ -56,14 +67,21 @@ def load(path: str | Path, part: str = "all") -> list[EvalQuestion]:
 
 
 def halves(questions: list[EvalQuestion]) -> dict[str, str]:
-    """`tune` or `holdout` per id: within each kind, ids ordered by hash alternate between halves
-    (a plain hash split can leave 2 of 12 unanswerable questions in one half)."""
-    parts: dict[str, str] = {}
-    for kind in sorted({q.kind for q in questions}):
-        ids = sorted((q.id for q in questions if q.kind == kind),
-                     key=lambda i: hashlib.sha256(i.encode()).hexdigest())
-        parts.update({i: ("tune", "holdout")[n % 2] for n, i in enumerate(ids)})
-    return parts
+    """`tune` or `holdout` per id (`shared.halves`: the split every evaluation uses)."""
+    return split([(q.id, q.kind) for q in questions])
+
+
+WORDS = re.compile(r"[a-z0-9]+")
+
+
+def repeats(text: str, n: int = 8) -> bool:
+    """Whether a text says a sentence, or a run of n words, twice."""
+    body = text.split("\n\nSources:\n")[0].lower()
+    sentences = [" ".join(WORDS.findall(s)) for s in re.split(r"(?<=[.!?])\s+|\n+", body)]
+    sentences = [s for s in sentences if len(s.split()) >= 3]
+    words = WORDS.findall(body)
+    grams = [tuple(words[i:i + n]) for i in range(len(words) - n + 1)]
+    return len(set(sentences)) < len(sentences) or len(set(grams)) < len(grams)
 
 
 def judge(question: EvalQuestion, done: dict[str, Any]) -> Outcome:
@@ -72,13 +90,21 @@ def judge(question: EvalQuestion, done: dict[str, Any]) -> Outcome:
     outcome = Outcome(question, bool(done.get("refused")))
     outcome.facts_found = sum(fact.lower() in text.lower() for fact in question.must_include)
     outcome.facts = outcome.facts_found == len(question.must_include)
+    passages = "\n".join(str(s.get("text", "")) for s in done.get("sources", [])).lower()
+    outcome.oracle_found = sum(fact.lower() in passages for fact in question.must_include)
+    outcome.supported = int(done.get("lead_sentences") or 0)
+    outcome.sentences = outcome.supported + len(done.get("dropped") or [])
+    outcome.repeated, outcome.chars = repeats(text), len(text)
+    timings = done.get("timings") or {}
+    outcome.answer_ms = timings.get("total_ms")
+    if not outcome.refused:
+        outcome.evidence_ms = (timings.get("retrieval_ms") or 0) + (timings.get("evidence_ms") or 0)
     pages = {source.removesuffix(".md") for source in question.sources}
     urls = {int(s["n"]): s["url"] for s in done.get("sources", [])}
     numbers = [] if outcome.refused else [n for n in done.get("cited", []) if n in urls]
     outcome.cited = len(numbers)
     outcome.cited_right = sum(1 for n in numbers if slug(urls[n].split("#")[0]) in pages)
     if not outcome.refused:
-        timings = done.get("timings") or {}
         outcome.ttft_ms = timings.get("time_to_first_token_ms")
         outcome.tokens_per_sec = timings.get("tokens_per_sec")
     return outcome
@@ -98,6 +124,7 @@ def summarize(outcomes: list[Outcome]) -> dict[str, Any]:
     answerable = [o for o in outcomes if o.question.answerable]
     unanswerable = [o for o in outcomes if not o.question.answerable]
     cited = sum(o.cited for o in answerable)
+    facts = sum(len(o.question.must_include) for o in answerable)
     return {
         "questions": len(outcomes), "answerable": len(answerable),
         "unanswerable": len(unanswerable),
@@ -106,8 +133,14 @@ def summarize(outcomes: list[Outcome]) -> dict[str, Any]:
         "citation_rate": _share(sum(o.cited > 0 for o in answerable), len(answerable)),
         "citation_precision": _share(sum(o.cited_right for o in answerable), cited),
         "fact_coverage": _share(sum(o.facts for o in answerable), len(answerable)),
-        "fact_recall": _share(sum(o.facts_found for o in answerable),
-                              sum(len(o.question.must_include) for o in answerable)),
+        "fact_recall": _share(sum(o.facts_found for o in answerable), facts),
+        "oracle_fact_recall": _share(sum(o.oracle_found for o in answerable), facts),
+        "supported_sentence_rate": _share(sum(o.supported for o in outcomes),
+                                          sum(o.sentences for o in outcomes)),
+        "repeated_answer_rate": _share(sum(o.repeated for o in outcomes), len(outcomes)),
+        "time_to_evidence_ms_p50": _median([o.evidence_ms for o in outcomes]),
+        "answer_ms_p50": _median([o.answer_ms for o in outcomes]),
+        "answer_chars_p50": _median([float(o.chars) for o in answerable]),
         "ttft_ms_p50": _median([o.ttft_ms for o in outcomes]),
         "tokens_per_sec_p50": _median([o.tokens_per_sec for o in outcomes]),
     }

@@ -89,6 +89,16 @@ def candidates(sources: Sequence[SourceRef]) -> list[Candidate]:
     return found
 
 
+def most_lexical(question: str, found: list[Candidate], stats: TermStats,
+                 limit: int) -> list[Candidate]:
+    """The candidates worth embedding (embedding every unit of five passages takes too long on a
+    CPU): the best by their own terms, ties in document order; the rest keep similarity 0."""
+    terms = [term for term in content_terms(question) if stats.known(term)]
+    ranked = sorted(found, key=lambda c: lexical(terms, stats, c.stems, set()) + structure(c.unit)
+                    * 0.1, reverse=True)
+    return ranked[:limit]
+
+
 def segments(found: list[Candidate], block_chars: int) -> list[Segment]:
     """Each unit alone, and each introducing sentence with the block it introduces (or, when the
     block is long, with each of the block's units)."""

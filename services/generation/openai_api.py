@@ -1,8 +1,8 @@
 """OpenAI-compatible chat: POST /v1/chat/completions (stream and not) and GET /v1/models.
 
-`model` picks the mode (`mde-rag`, `mde-ft`, `mde-rag_ft`). Citations survive: the sources travel as
-a `sources` field (on the message, and on the last stream chunk) and as a numbered list at the end of
-the content, so a plain OpenAI client shows them.
+`model` picks the mode (`mde-rag`, `mde-ft`, `mde-rag_ft`). Citations survive: the content is the
+final answer (lead, documented evidence with [n], numbered source list), and the sources and the
+evidence also travel as `sources` and `evidence` fields (on the message, and on the last chunk).
 """
 
 from __future__ import annotations
@@ -18,19 +18,14 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sse_starlette.sse import EventSourceResponse
 
-from services.generation import citations
-from services.generation.answer import (
-    Unprocessable,
-    answer_events,
-    check_limits,
-    prepare,
-    sampling_for,
-)
+from services.generation.answer import Unprocessable, start
+from services.generation.citations import EVIDENCE_MARK
 from services.generation.engine import Engine
-from services.generation.retrieval import RetrievalClient
+from services.generation.feedback import FeedbackStore
+from services.generation.retrieval import EmbeddingClient, RetrievalClient
 from services.generation.streaming import collect, error_event
 from shared.errors import NotFound
-from shared.schemas import ChatTurn, GenerateRequest, Mode, SourceRef
+from shared.schemas import ChatTurn, GenerateRequest, Mode
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -70,11 +65,16 @@ def to_generate(body: ChatCompletionRequest) -> GenerateRequest:
     turns = [m for m in body.messages if m.role in ("user", "assistant")]
     if not turns or turns[-1].role != "user":
         raise Unprocessable("messages: the last user or assistant message must be the user's")
-    history = [ChatTurn(role=m.role, content=m.text().split(FOOTER_MARK)[0])  # type: ignore[arg-type]
+    history = [ChatTurn(role=m.role, content=_lead(m.text()))  # type: ignore[arg-type]
                for m in turns[:-1]]
     return GenerateRequest(question=turns[-1].text() or " ", mode=mode, history=history,
                            top_k=body.top_k, max_tokens=body.max_completion_tokens or body.max_tokens,
                            temperature=body.temperature, top_p=body.top_p)
+
+
+def _lead(content: str) -> str:
+    """An earlier answer as history: its lead, without the quoted evidence and the source list."""
+    return content.split(FOOTER_MARK)[0].split(EVIDENCE_MARK)[0].strip() or content[:500]
 
 
 def _finish(done: dict[str, Any]) -> str:
@@ -89,20 +89,22 @@ def _usage(done: dict[str, Any]) -> dict[str, int]:
 
 
 def _extras(done: dict[str, Any]) -> dict[str, Any]:
-    keys = ("mode", "refused", "refusal_reason", "timings", "weights", "cited", "index_empty")
+    keys = ("mode", "refused", "refusal_reason", "timings", "weights", "cited", "index_empty",
+            "answer_id", "lead", "dropped", "stopped")
     return {key: done.get(key) for key in keys}
 
 
 def completion(done: dict[str, Any], model: str) -> dict[str, Any]:
     """A chat.completion object from the `done` event."""
-    sources = [SourceRef.model_validate(s) for s in done.get("sources", [])]
-    message = {"role": "assistant", "content": done.get("text", "") + citations.footer(sources),
-               "sources": done.get("sources", []), "refusal": None}
+    message = {"role": "assistant", "content": done.get("text", ""),
+               "sources": done.get("sources", []), "evidence": done.get("evidence", []),
+               "refusal": None}
     return {"id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion",
             "created": int(time.time()), "model": model,
             "choices": [{"index": 0, "message": message, "finish_reason": _finish(done),
                          "logprobs": None}],
-            "usage": _usage(done), "sources": done.get("sources", []), "mde": _extras(done)}
+            "usage": _usage(done), "sources": done.get("sources", []),
+            "evidence": done.get("evidence", []), "mde": _extras(done)}
 
 
 async def chunks(events: AsyncIterator[dict[str, Any]], model: str) -> AsyncIterator[str]:
@@ -115,24 +117,32 @@ async def chunks(events: AsyncIterator[dict[str, Any]], model: str) -> AsyncIter
         return json.dumps({**head, "choices": [choice], **extra})
 
     yield chunk({"role": "assistant", "content": ""})
+    streamed = ""
     try:
         async for event in events:
             if event["event"] == "token":
+                streamed += event["data"]["text"]
                 yield chunk({"content": event["data"]["text"]})
             elif event["event"] == "done":
                 done = event["data"]
-                sources = [SourceRef.model_validate(s) for s in done.get("sources", [])]
-                if footer := citations.footer(sources):
-                    yield chunk({"content": footer})
-                yield chunk({"sources": done.get("sources", [])}, _finish(done),
-                            sources=done.get("sources", []), usage=_usage(done), mde=_extras(done))
+                if tail := rest_of(done.get("text", ""), streamed):
+                    yield chunk({"content": tail})  # the evidence and the source list
+                extra = {"sources": done.get("sources", []), "evidence": done.get("evidence", [])}
+                yield chunk(extra, _finish(done), **extra, usage=_usage(done), mde=_extras(done))
     except Exception as error:
         log.exception("chat completion failed mid-stream")
         yield json.dumps({"error": {**error_event(error), "message": str(error)}})
     yield "[DONE]"
 
 
-def openai_router(engine: Engine, retrieval: RetrievalClient, settings: Settings) -> APIRouter:
+def rest_of(text: str, streamed: str) -> str:
+    """What the final answer adds after the streamed lead."""
+    lead = streamed.rstrip()
+    return text[len(lead):] if text.startswith(lead) else ("\n\n" if lead else "") + text
+
+
+def openai_router(engine: Engine, retrieval: RetrievalClient, embedder: EmbeddingClient,
+                  settings: Settings, feedback: FeedbackStore | None = None) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["openai"])
 
     @router.get("/models")
@@ -144,11 +154,7 @@ def openai_router(engine: Engine, retrieval: RetrievalClient, settings: Settings
     @router.post("/chat/completions", responses={200: {"content": {"text/event-stream": {}}}})
     async def chat(body: ChatCompletionRequest, request: Request) -> Any:
         """Answer the last user message with the assistant (OpenAI chat completions)."""
-        generate = to_generate(body)
-        check_limits(generate, settings)
-        engine.check_capacity()
-        prepared = await prepare(generate, engine, retrieval, settings)
-        events = answer_events(engine, prepared, sampling_for(generate, settings))
+        events = await start(to_generate(body), engine, retrieval, embedder, settings, feedback)
         if body.stream:
             return EventSourceResponse(chunks(events, body.model), ping=15)
         return completion(await collect(events, request), body.model)

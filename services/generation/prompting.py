@@ -1,11 +1,5 @@
-"""Prompts: the system prompt, numbered sources under a token budget, history bounded by tokens.
-
-The numbered sources follow the system prompt in the system message and the question is the last
-user turn: of the layouts tried with SmolLM2-135M (sources in the user turn before or after the
-question, with or without a citing instruction), this one answers in sentences instead of echoing
-the sources. The system prompt's tokens are the same prefix in every rag prompt, so the engine keeps
-their KV cache.
-"""
+"""Prompt material: the system prompts, texts under a token budget, history bounded by tokens.
+The chat layout itself is `shared.prompts` (the trainer builds its RAG pairs with it too)."""
 
 from __future__ import annotations
 
@@ -14,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
-from shared.schemas import ChatTurn, SearchHit
+from shared.schemas import ChatTurn
 
 FOLLOW_UP = re.compile(r"^(and|or|but|also|what about|how about|then|so|same|it|that|this|those|"
                        r"they|there|on|for|with|in)\b", re.IGNORECASE)
@@ -36,32 +30,23 @@ def count(tokenizer: Tokenizer, text: str) -> int:
     return len(tokenizer.encode(text, add_special_tokens=False))
 
 
-def source_header(n: int, hit: SearchHit) -> str:
-    path = " > ".join(part for part in hit.heading_path if part) or hit.title
-    return f"[{n}] {path}\n"
-
-
-def fit_sources(hits: list[SearchHit], tokenizer: Tokenizer, budget: int) -> list[str]:
-    """Passage texts that fit the token budget in rank order; the last one may be cut short."""
-    texts: list[str] = []
+def fit_sources(texts: list[str], headers: list[str], tokenizer: Tokenizer,
+                budget: int) -> list[str]:
+    """Texts that fit the token budget in order; the last one may be cut short."""
+    kept: list[str] = []
     left = budget
-    for n, hit in enumerate(hits, start=1):
-        need = count(tokenizer, source_header(n, hit)) + 2
-        tokens = tokenizer.encode(hit.text, add_special_tokens=False)
+    for header, text in zip(headers, texts):
+        need = count(tokenizer, header) + 2
+        tokens = tokenizer.encode(text, add_special_tokens=False)
         if need + len(tokens) <= left:
-            texts.append(hit.text)
+            kept.append(text)
             left -= need + len(tokens)
             continue
         room = left - need
         if room >= MIN_PASSAGE_TOKENS:
-            texts.append(tokenizer.decode(tokens[:room]).rstrip() + " …")
+            kept.append(tokenizer.decode(tokens[:room]).rstrip() + " …")
         break
-    return texts
-
-
-def sources_block(hits: list[SearchHit], texts: list[str]) -> str:
-    return "\n\n".join(source_header(n, hit) + text
-                       for n, (hit, text) in enumerate(zip(hits, texts), start=1))
+    return kept
 
 
 def trim_history(history: list[ChatTurn], tokenizer: Tokenizer, budget: int) -> list[ChatTurn]:
@@ -91,17 +76,5 @@ def retrieval_query(question: str, history: list[ChatTurn], max_words: int) -> s
     return question
 
 
-def rag_messages(system: str, hits: list[SearchHit], texts: list[str], history: list[ChatTurn],
-                 question: str) -> list[dict[str, str]]:
-    """System prompt followed by the numbered sources, the history, then the question."""
-    documentation = f"{system}\n\nDocumentation:\n\n{sources_block(hits, texts)}"
-    return [{"role": "system", "content": documentation},
-            *({"role": turn.role, "content": turn.content} for turn in history),
-            {"role": "user", "content": question}]
-
-
-def plain_messages(system: str, history: list[ChatTurn], question: str) -> list[dict[str, str]]:
-    """System prompt, history and the question, without sources (`ft`)."""
-    return [{"role": "system", "content": system},
-            *({"role": turn.role, "content": turn.content} for turn in history),
-            {"role": "user", "content": question}]
+def turns(history: list[ChatTurn]) -> list[dict[str, str]]:
+    return [{"role": turn.role, "content": turn.content} for turn in history]

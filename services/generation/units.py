@@ -19,6 +19,7 @@ BULLET = re.compile(r"^\s*[-*+]\s+\S")
 STEP = re.compile(r"^\s*\d{1,2}[.)]\s+\S")
 SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[A-Z0-9`\"'(\[])")
 ABBREVIATION = re.compile(r"\b(?:e\.g|i\.e|etc|vs|Inc|No|Fig|[a-z])\.$", re.IGNORECASE)
+APPLIES_TO = re.compile(r"^applies to\b\W*$", re.IGNORECASE)
 MAX_ITEM_CHARS = 500  # a longer list item is quoted sentence by sentence
 
 
@@ -84,7 +85,7 @@ def split_units(passage: str) -> list[Unit]:
     i = 0
     while i < len(lines):
         i = _consume(lines, i, builder)
-    return _drop_leading_fragment(builder.units, passage)
+    return _without_applies_to(_drop_leading_fragment(builder.units, passage))
 
 
 def _consume(lines: list[str], i: int, builder: _Builder) -> int:
@@ -145,6 +146,12 @@ def _table(lines: list[str], i: int, builder: _Builder) -> int:
             if not SEPARATOR.match(row):
                 builder.add("row", row)
     return end
+
+
+def _without_applies_to(units: list[Unit]) -> list[Unit]:
+    """Docs pages open with an "Applies to:" product list: page chrome, not an answer."""
+    chrome = {u.block + 1 for u in units if APPLIES_TO.match(u.text.strip())}
+    return [u for u in units if u.block not in chrome and not APPLIES_TO.match(u.text.strip())]
 
 
 def _drop_leading_fragment(units: list[Unit], passage: str) -> list[Unit]:

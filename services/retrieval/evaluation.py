@@ -7,7 +7,6 @@ path, is one of the question's anchors. Questions without sources are skipped fo
 
 from __future__ import annotations
 
-import hashlib
 import json
 import statistics
 import time
@@ -16,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from shared.halves import halves
 from shared.schemas import SearchHit, SearchResponse
 
 SearchFn = Callable[[str, int, str], SearchResponse]
@@ -41,13 +41,11 @@ def load_questions(path: str | Path) -> list[Question]:
     return questions
 
 
-def half(question_id: str) -> str:
-    """`tune` or `holdout`, fixed by a hash of the id: tune on one, report both."""
-    return "tune" if hashlib.sha256(question_id.encode()).digest()[0] % 2 == 0 else "holdout"
-
-
 def select(questions: Iterable[Question], part: str) -> list[Question]:
-    return [q for q in questions if part == "all" or half(q.id) == part]
+    """One half of the questions (`shared.halves`: the split every evaluation uses), or all."""
+    questions = list(questions)
+    parts = halves((q.id, q.kind) for q in questions)
+    return [q for q in questions if part == "all" or parts[q.id] == part]
 
 
 def slug(url: str) -> str:

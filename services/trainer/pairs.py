@@ -8,7 +8,8 @@ from __future__ import annotations
 import random
 import re
 
-from shared.schemas import Chunk, SearchHit
+from shared.prompts import rag_messages, source_header
+from shared.schemas import Chunk
 
 PATH_SEPARATOR = " › "
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9`\"'(\[])")
@@ -106,14 +107,11 @@ def summary(text: str, max_chars: int = 320) -> str:
 
 def rag_prompt(system: str, passages: list[Chunk], question: str,
                passage_chars: int) -> tuple[str, str]:
-    """(system message, user message) with the numbered passages: built by the generation service's
-    own prompt code, so `rag_ft` is trained on exactly the prompt it will be served."""
-    from services.generation.prompting import rag_messages
-
-    hits = [SearchHit(score=0.0, text=p.text, url=p.url, anchor=p.anchor, title=p.title,
-                      heading_path=p.heading_path, chunk_id=p.id) for p in passages]
-    texts = [clip(p.text, passage_chars) for p in passages]
-    messages = rag_messages(system, hits, texts, [], question)
+    """(system message, user message) with the numbered passages, in the layout the generation
+    service serves (`shared.prompts`), so `rag_ft` is trained on the prompt it will be served."""
+    blocks = [(source_header(n, p.heading_path, p.title), clip(p.text, passage_chars))
+              for n, p in enumerate(passages, start=1)]
+    messages = rag_messages(system, blocks, [], question)
     return messages[0]["content"], messages[-1]["content"]
 
 

@@ -35,13 +35,16 @@ def test_unknown_model_and_trailing_answer_are_refused() -> None:
         openai_api.to_generate(request(messages=[{"role": "assistant", "content": "hello"}]))
 
 
-def test_completion_carries_sources_in_field_and_content() -> None:
-    done = {"text": "Use it [1].", "finish_reason": "stop", "refused": False,
+def test_completion_carries_sources_and_evidence_in_fields_and_content() -> None:
+    final = "Use it [1].\n\nFrom the documentation:\n\n> Run it. [1]\n\nSources:\n[1] T > S: "
+    done = {"text": final + BASE + "t#s", "finish_reason": "stop", "refused": False,
+            "evidence": [{"n": 1, "kind": "sentence", "text": "Run it.", "url": BASE + "t#s"}],
             "sources": [{"n": 1, "title": "T", "heading_path": ["T", "S"], "url": BASE + "t#s",
                          "score": 1.0}],
             "usage": {"prompt_tokens": 10, "completion_tokens": 4}}
     body = openai_api.completion(done, "mde-rag")
     message = body["choices"][0]["message"]
-    assert message["content"].startswith("Use it [1].\n\nSources:\n[1] T > S: " + BASE + "t#s")
+    assert message["content"] == done["text"]  # the final answer, source list included once
+    assert message["evidence"][0]["text"] == "Run it." and body["evidence"] == message["evidence"]
     assert message["sources"][0]["n"] == 1 and body["sources"] == message["sources"]
     assert body["usage"]["total_tokens"] == 14

@@ -20,16 +20,18 @@ class WordTokenizer:
 TOKENS = WordTokenizer()
 
 
+HEADERS = ["[1] A\n", "[2] B\n", "[3] C\n"]
+
+
 def test_sources_fit_the_budget_and_the_last_is_cut() -> None:
-    hits = [hit("a", text="word " * 100), hit("b", text="word " * 100), hit("c", text="word " * 100)]
-    texts = prompting.fit_sources(hits, TOKENS, 170)
-    assert len(texts) == 2 and texts[0] == hits[0].text
-    assert texts[1].endswith(" …") and len(texts[1].split()) < 100
+    texts = ["word " * 100] * 3
+    fitted = prompting.fit_sources(texts, HEADERS, TOKENS, 170)
+    assert len(fitted) == 2 and fitted[0] == texts[0]
+    assert fitted[1].endswith(" …") and len(fitted[1].split()) < 100
 
 
 def test_a_source_too_short_to_be_useful_is_left_out() -> None:
-    hits = [hit("a", text="word " * 100), hit("b", text="word " * 100)]
-    assert len(prompting.fit_sources(hits, TOKENS, 120)) == 1
+    assert len(prompting.fit_sources(["word " * 100] * 2, HEADERS, TOKENS, 120)) == 1
 
 
 def test_history_keeps_recent_turns_within_budget() -> None:
@@ -56,9 +58,12 @@ def test_follow_up_is_retrieved_with_the_previous_question() -> None:
 
 
 def test_rag_messages_number_sources_after_a_fixed_system_prompt() -> None:
+    from shared.prompts import rag_messages, source_header
+
     hits = [hit("a", text="Alpha text."), hit("b", text="Beta text.")]
-    messages = prompting.rag_messages("SYSTEM", hits, [h.text for h in hits],
-                                      [ChatTurn(role="user", content="earlier")], "Why?")
+    blocks = [(source_header(n, h.heading_path, h.title), h.text) for n, h in enumerate(hits, 1)]
+    turns = prompting.turns([ChatTurn(role="user", content="earlier")])
+    messages = rag_messages("SYSTEM", blocks, turns, "Why?")
     system = messages[0]["content"]
     assert messages[0]["role"] == "system" and system.startswith("SYSTEM\n\nDocumentation:")
     assert "[1] A > Section\nAlpha text." in system and "[2] B > Section\nBeta text." in system

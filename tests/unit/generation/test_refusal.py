@@ -37,7 +37,7 @@ def test_decision_uses_the_weighted_threshold() -> None:
 
 
 def test_refusal_text_lists_the_nearest_pages() -> None:
-    from services.generation.citations import number_sources
+    from services.generation.sources import number_sources
 
     text = refusal.refusal_text(number_sources([hit("a"), hit("b")]))
     assert "does not cover" in text and "[1] A: https://" in text

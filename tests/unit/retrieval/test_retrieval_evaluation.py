@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from services.retrieval.evaluation import (
-    Question, evaluate, half, load_questions, page_hit, section_hit, select,
+    Question, evaluate, load_questions, page_hit, section_hit, select,
 )
 from shared.schemas import SearchHit, SearchResponse
 from tests.conftest import SHARED
@@ -56,12 +56,17 @@ def test_metrics_over_ranked_hits_and_skipped_questions() -> None:
     json.dumps(result)
 
 
-def test_halves_are_fixed_by_the_id_and_cover_everything() -> None:
+def test_halves_are_the_split_every_evaluation_uses() -> None:
+    from services.generation import evaluation as answers
+
     questions = load_questions(SHARED / "eval" / "questions.jsonl")
     tune, holdout = select(questions, "tune"), select(questions, "holdout")
     assert len(tune) + len(holdout) == len(questions) and tune and holdout
-    assert all(half(q.id) == "tune" for q in tune)
-    assert half("p001") == half("p001")
+    same = {q.id for q in answers.load(SHARED / "eval" / "questions.jsonl", "tune")}
+    assert {q.id for q in tune} == same  # retrieval and answer evaluations tune on one half
+    for kind in {q.kind for q in questions}:  # balanced per kind
+        counts = [sum(q.kind == kind for q in part) for part in (tune, holdout)]
+        assert abs(counts[0] - counts[1]) <= 1
 
 
 def test_load_questions_reads_jsonl(tmp_path: Path) -> None:

@@ -1,0 +1,99 @@
+"""The model's lead, released one finished sentence at a time.
+
+Each sentence is checked before anyone sees it: a sentence (or an 8-word run) the answer already
+said stops the generation; a sentence the sources do not support is dropped and recorded; a
+supported one gets the `[n]` of the source that supports it best and only the URLs the sources hold.
+Without sources (`ft`) sentences are not checked for support, and no URL survives.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from services.generation import support
+from services.generation.citations import clean_text
+from shared.schemas import DroppedSentence
+
+BOUNDARY = re.compile(r"(?<=[.!?])[\"')\]]?\s+|\n")
+WORDS = re.compile(r"[a-z0-9]+")
+NGRAM = 8
+
+
+@dataclass
+class LeadGate:
+    sources: list[support.SourceText] | None  # None: nothing to check against (ft)
+    allowed_urls: set[str]
+    source_count: int
+    min_coverage: float
+    max_sentences: int
+    max_dropped: int = 2  # this many unsupported sentences: the model is off track, stop it
+    kept: list[str] = field(default_factory=list)
+    dropped: list[DroppedSentence] = field(default_factory=list)
+    stopped: str | None = None  # why the lead was cut short: repeated | sentences | unsupported
+    pending: str = ""
+    released: list[str] = field(default_factory=list)  # exactly what was streamed
+    _seen: set[str] = field(default_factory=set)
+    _ngrams: set[tuple[str, ...]] = field(default_factory=set)
+
+    def feed(self, piece: str) -> str:
+        """Text that is final now (whole checked sentences); sets `stopped` to end generation."""
+        self.pending += piece
+        out: list[str] = []
+        while not self.stopped and (match := self._boundary()):
+            sentence, self.pending = self.pending[:match.end()], self.pending[match.end():]
+            out.append(self._release(sentence))
+        self.released.extend(out)
+        return "".join(out)
+
+    def flush(self) -> str:
+        """The unfinished last sentence, checked like the others."""
+        rest, self.pending = self.pending, ""
+        out = "" if self.stopped or not rest.strip() else self._release(rest)
+        self.released.append(out)
+        return out
+
+    def _boundary(self) -> re.Match[str] | None:
+        if self.pending.count("```") % 2:  # inside a code block: wait for its end
+            return None
+        return BOUNDARY.search(self.pending)
+
+    def _release(self, sentence: str) -> str:
+        text = sentence.strip()
+        if not text:
+            return sentence if self.kept else ""
+        if self._repeats(text):
+            self.stopped = "repeated"
+            return ""
+        text = clean_text(text, self.allowed_urls, self.source_count)
+        if self.sources is not None:
+            verdict = support.check(text, self.sources, self.min_coverage)
+            if not verdict.supported:
+                self.dropped.append(DroppedSentence(text=text, reason=verdict.reason))
+                if len(self.dropped) >= self.max_dropped and verdict.coverage > 0:
+                    self.stopped = "unsupported"
+                return ""
+            text = support.attribute(text, verdict)
+        self.kept.append(text)
+        if len(self.kept) >= self.max_sentences:
+            self.stopped = "sentences"
+        return text + sentence[len(sentence.rstrip()):]
+
+    def _repeats(self, text: str) -> bool:
+        """True when the sentence, or any 8-word run of it, was said before in this answer."""
+        words = WORDS.findall(support.CITATION.sub("", text).lower())
+        key = " ".join(words)
+        grams = {tuple(words[i:i + NGRAM]) for i in range(len(words) - NGRAM + 1)}
+        if (key and key in self._seen) or grams & self._ngrams:
+            return True
+        self._seen.add(key)
+        self._ngrams |= grams
+        return False
+
+    @property
+    def text(self) -> str:
+        """The lead as streamed (sentence separators included), without outer whitespace."""
+        return "".join(self.released).strip()
+
+    def checked_sentences(self) -> int:
+        return len(self.kept) + len(self.dropped)

@@ -1,0 +1,124 @@
+"""Everything decided before the model writes, as forward stages, each a function of the last:
+
+retrieve → choose sources → extract evidence → decide refusal → build the prompt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+
+from services.generation import evidence, prompting, refusal, sources
+from services.generation.retrieval import EmbeddingClient, RetrievalClient
+from services.generation.weights import LoadedWeights
+from shared import prompts
+from shared.schemas import ChatTurn, EvidenceItem, Mode, SearchResponse, SourceRef
+from shared.settings import Settings
+from shared.terms import content_terms
+
+NEAREST = 3  # pages listed with a refusal
+
+
+@dataclass
+class Retrieved:
+    found: SearchResponse
+    dense: SearchResponse
+    keyword: SearchResponse
+    stats: evidence.TermStats
+    ms: float
+
+
+@dataclass
+class Extracted:
+    sources: list[SourceRef]
+    items: list[EvidenceItem]
+    scoring: str  # terms+embedding | terms
+    ms: float
+
+
+@dataclass
+class Prepared:
+    """What generation starts from."""
+
+    mode: Mode
+    weights: LoadedWeights
+    prompt: list[int] = field(default_factory=list)
+    prefix: tuple[int, ...] = ()
+    sources: list[SourceRef] = field(default_factory=list)
+    evidence: list[EvidenceItem] = field(default_factory=list)
+    verdict: refusal.Verdict = field(default_factory=lambda: refusal.Verdict(False))
+    index_empty: bool = False
+    retrieval_ms: float = 0.0
+    evidence_ms: float = 0.0
+    evidence_scoring: str = ""
+
+
+async def retrieve(client: RetrievalClient, query: str, question: str, top_k: int,
+                   depth: int) -> Retrieved:
+    """Hybrid hits for the answer, dense and keyword hits for refusal, corpus term frequencies."""
+    started = time.perf_counter()
+    terms = content_terms(question)
+    found, dense, keyword, stats = await asyncio.gather(
+        client.search(query, top_k), client.search(query, depth, "dense"),
+        client.search(query, depth, "sparse"), client.terms(terms))
+    return Retrieved(found, dense, keyword, evidence.TermStats(stats.documents, stats.frequencies),
+                     (time.perf_counter() - started) * 1000)
+
+
+async def extract(question: str, shown: list[SourceRef], stats: evidence.TermStats,
+                  embedder: EmbeddingClient, settings: Settings) -> Extracted:
+    """The evidence units for the question from the shown sources."""
+    started = time.perf_counter()
+    config = settings.infer.evidence
+    if not config.enabled or not shown:
+        return Extracted(shown, [], "", 0.0)
+    found = evidence.candidates(shown)
+    similarities = None
+    if config.semantic_weight:
+        embedded = evidence.most_lexical(question, found, stats, config.embed_units)
+        similarities = await embedder.similarities(question, [c.unit.text for c in embedded])
+        for candidate, similarity in zip(embedded, similarities or []):
+            candidate.semantic = similarity
+    items = evidence.choose(question, found, stats, config)
+    scoring = "terms+embedding" if similarities is not None else "terms"
+    return Extracted(shown, items, scoring, (time.perf_counter() - started) * 1000)
+
+
+def decide(retrieved: Retrieved, question: str, settings: Settings) -> refusal.Verdict:
+    if retrieved.found.index_empty:
+        return refusal.Verdict(True, "the index is empty")
+    gathered = refusal.gather(question, retrieved.found.hits, retrieved.dense.hits,
+                              retrieved.keyword.hits, settings.infer.refusal_depth)
+    return refusal.decide(gathered, settings.infer)
+
+
+def render(weights: LoadedWeights, messages: list[dict[str, str]],
+           system: str) -> tuple[list[int], tuple[int, ...]]:
+    """Prompt tokens, and the prefix they share with the bare system prompt (cacheable)."""
+    tokenizer = weights.tokenizer
+    prompt = list(tokenizer.apply_chat_template(messages, add_generation_prompt=True))
+    alone = tokenizer.apply_chat_template([{"role": "system", "content": system}])
+    shared = next((i for i, (a, b) in enumerate(zip(prompt, alone)) if a != b), len(alone))
+    return prompt, tuple(prompt[:shared])
+
+
+def blocks(extracted: Extracted, weights: LoadedWeights, budget: int) -> list[tuple[str, str]]:
+    """The documentation the model reads: each source's evidence (or, with evidence off, its
+    passage, under the token budget)."""
+    shown = extracted.sources
+    headers = [prompts.source_header(s.n, s.heading_path, s.title) for s in shown]
+    if extracted.items:
+        texts = {s.n: "\n".join(i.text for i in extracted.items if i.n == s.n) for s in shown}
+        return [(header, texts[s.n]) for header, s in zip(headers, shown) if texts[s.n]]
+    fitted = prompting.fit_sources([s.text for s in shown], headers, weights.tokenizer, budget)
+    return list(zip(headers, fitted))
+
+
+def build(prepared: Prepared, extracted: Extracted, history: list[ChatTurn], question: str,
+          settings: Settings) -> None:
+    """The rag prompt over the evidence."""
+    system = prompting.read_prompt(settings.model.system_prompt_file)
+    documentation = blocks(extracted, prepared.weights, settings.infer.context_tokens)
+    messages = prompts.rag_messages(system, documentation, prompting.turns(history), question)
+    prepared.prompt, prepared.prefix = render(prepared.weights, messages, system)

@@ -1,0 +1,74 @@
+"""Choosing the numbered sources of an answer from the hits.
+
+Hits scoring under `source_min_ratio` of the best are left out. MDE's documentation is written per
+platform, and a question that names a platform (Linux, macOS, Windows, iOS, Android) is answered by
+that platform's pages: pages whose title names only other platforms move after the rest, keeping
+retrieval's order otherwise.
+"""
+
+from __future__ import annotations
+
+import re
+
+from shared.schemas import SearchHit, SourceRef
+
+PLATFORMS = {
+    "windows": r"\bwindows\b|\bwin ?1[01]\b|\bserver 20\d\d\b",
+    "macos": r"\bmac(?:os)?\b|\bos x\b",
+    "linux": r"\blinux\b|\bubuntu\b|\brhel\b|\bdebian\b|\bcentos\b|\bsuse\b",
+    "ios": r"\bios\b|\biphone|\bipad",
+    "android": r"\bandroid\b",
+}
+
+
+def platforms(text: str) -> set[str]:
+    """The platforms a text names."""
+    return {name for name, pattern in PLATFORMS.items() if re.search(pattern, text, re.IGNORECASE)}
+
+
+def _page_words(hit: SearchHit) -> str:
+    slug = hit.url.split("#")[0].rstrip("/").rsplit("/", 1)[-1]
+    return f"{hit.title} {slug.replace('-', ' ')}"
+
+
+def platform_order(question: str, hits: list[SearchHit]) -> list[SearchHit]:
+    """Hits of pages about another platform than the question's go last (stable)."""
+    asked = platforms(question)
+    if not asked:
+        return hits
+
+    def elsewhere(hit: SearchHit) -> bool:
+        named = platforms(_page_words(hit))
+        return bool(named) and not named & asked
+
+    return sorted(hits, key=elsewhere)
+
+
+def select_hits(hits: list[SearchHit], min_ratio: float) -> list[SearchHit]:
+    """The best hit and those scoring at least min_ratio of it."""
+    if not hits:
+        return []
+    best = max(hit.score for hit in hits)
+    if best <= 0:
+        return hits
+    return [hit for hit in hits if hit.score >= best * min_ratio]
+
+
+def link(hit: SearchHit) -> str:
+    """url#anchor (the URL's own fragment wins)."""
+    if hit.anchor and "#" not in hit.url:
+        return f"{hit.url}#{hit.anchor}"
+    return hit.url
+
+
+def number_sources(hits: list[SearchHit], texts: list[str] | None = None) -> list[SourceRef]:
+    """Numbered [1..n] sources, with the passage text as it went into the prompt."""
+    return [SourceRef(n=i, title=hit.title, heading_path=hit.heading_path, url=link(hit),
+                      anchor=hit.anchor, score=round(hit.score, 4), anchors=hit.anchors,
+                      text=texts[i - 1] if texts else hit.text)
+            for i, hit in enumerate(hits, start=1)]
+
+
+def choose(question: str, hits: list[SearchHit], min_ratio: float) -> list[SourceRef]:
+    """The numbered sources for a question."""
+    return number_sources(platform_order(question, select_hits(hits, min_ratio)))

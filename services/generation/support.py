@@ -1,0 +1,88 @@
+"""The support check: does a generated sentence say what one of the sources says?
+
+A sentence is supported by a source when most of its content terms occur in that source, every
+specific token it carries (a number, a command, a path, a setting name) occurs there verbatim, and
+it does not negate what the source's closest sentence says (or the other way round). The source that
+supports it best is the one its `[n]` points to. Thresholds are calibrated by `ops/bench/support.py`
+on a labelled sample built from the corpus (see docs/BENCHMARKS.md).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from services.generation.units import split_units
+from shared.schemas import SourceRef
+from shared.terms import stems
+
+SPECIFIC = re.compile(r"`[^`]+`|(?<![\w/])(?:[\w.-]*\d[\w.-]*|[\w-]+\.(?:exe|sh|py|log|xml|json|"
+                      r"plist|cmd|ps1|pkg|dll)|/[\w./-]+|[A-Za-z]+(?:-[A-Za-z]+)+|"
+                      r"[a-z]+[A-Z]\w*|[A-Z][a-z]+[A-Z]\w*)(?![\w/])")
+NEGATION = re.compile(r"\b(not|no|never|cannot|can't|don't|doesn't|isn't|aren't|won't|without|"
+                      r"none|neither|nor)\b|n't\b", re.IGNORECASE)
+CITATION = re.compile(r"\s*\[\d{1,3}\]")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    supported: bool
+    source: int | None  # the source that supports the sentence best
+    coverage: float  # share of the sentence's content terms found in that source
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class SourceText:
+    n: int
+    text: str  # lower-cased, for verbatim token checks
+    stems: set[str]
+    units: list[tuple[set[str], bool]]  # each unit's stems and whether it negates
+
+
+def prepare(sources: Sequence[SourceRef]) -> list[SourceText]:
+    """What the check needs of each source, computed once per answer."""
+    prepared = []
+    for source in sources:
+        body = " ".join([source.title, *source.heading_path, source.text])
+        units = [(stems(u.text), bool(NEGATION.search(u.text))) for u in split_units(source.text)]
+        prepared.append(SourceText(source.n, body.lower(), stems(body), units))
+    return prepared
+
+
+def specific_tokens(sentence: str) -> list[str]:
+    return [token.strip("`").lower() for token in SPECIFIC.findall(sentence) if token.strip("`")]
+
+
+def check(sentence: str, sources: Sequence[SourceText], min_coverage: float) -> Verdict:
+    """The verdict for one sentence against the prepared sources."""
+    plain = CITATION.sub("", sentence)
+    own = stems(plain)
+    if len(own) < 2:
+        return Verdict(False, None, 0.0, "too short to say anything")  # "1." or "Note:"
+    scored = sorted(((len(own & s.stems) / len(own), s) for s in sources),
+                    key=lambda pair: pair[0], reverse=True)
+    if not scored:
+        return Verdict(False, None, 0.0, "no sources")
+    coverage, best = scored[0]
+    if coverage < min_coverage:
+        return Verdict(False, best.n, coverage, f"only {coverage:.0%} of its terms are in a source")
+    missing = [t for t in specific_tokens(plain) if t not in best.text]
+    if missing:
+        return Verdict(False, best.n, coverage, f"not in the source: {', '.join(missing[:3])}")
+    closest = max(best.units, key=lambda unit: len(own & unit[0]), default=(set(), False))
+    if bool(NEGATION.search(plain)) != closest[1]:
+        return Verdict(False, best.n, coverage, "negates what the source says (or the reverse)")
+    return Verdict(True, best.n, coverage)
+
+
+def attribute(sentence: str, verdict: Verdict) -> str:
+    """The sentence with its citation replaced by the source that supports it best."""
+    plain = CITATION.sub("", sentence).rstrip()
+    if verdict.source is None:
+        return plain
+    ending = ""
+    while plain and plain[-1] in ".!?:":
+        plain, ending = plain[:-1], plain[-1] + ending
+    return f"{plain} [{verdict.source}]{ending}"
