@@ -1,0 +1,63 @@
+"""Evidence: the units that answer, within the budget, an intro with its block, one page."""
+
+from __future__ import annotations
+
+from services.generation import evidence
+from services.generation.sources import number_sources, platform_order
+from shared.settings_sections import EvidenceSettings
+from tests.unit.generation.hits import hit
+
+PROXY = """Defender for Endpoint can discover a proxy server using the `HTTPS_PROXY` environment variable.
+
+To set the proxy for mdatp, use the following command:
+
+```bash
+mdatp config proxy set --value http://address:port
+```
+
+Upon success, attempt another connectivity test from the command line."""
+OTHER = """Schedule a scan with a plist file on macOS. The scan runs at the time you set in the file.
+Weekly scans can be full or quick scans."""
+STATS = evidence.TermStats(1000, {"proxy": 40, "static": 30, "linux": 300, "mdatp": 200,
+                                  "configure": 400, "scan": 80, "schedule": 60})
+
+
+def choose(question: str, sources: list, **settings: object) -> list:
+    found = evidence.candidates(sources)
+    return evidence.choose(question, found, STATS, EvidenceSettings(**settings))
+
+
+def test_a_command_comes_with_its_intro_verbatim() -> None:
+    sources = number_sources([hit("linux-static-proxy-configuration", 2.0, text=PROXY),
+                              hit("mac-schedule-scan", 1.0, text=OTHER)])
+    items = choose("How do I configure a static proxy on Linux?", sources)
+    texts = [item.text for item in items]
+    assert "mdatp config proxy set --value http://address:port" in texts  # placeholder kept
+    code = texts.index("mdatp config proxy set --value http://address:port")
+    assert texts[code - 1] == "To set the proxy for mdatp, use the following command:"
+    assert {item.n for item in items} == {1}  # nothing from the unrelated page
+    assert items[code].kind == "code" and items[code].language == "bash"
+    assert sum(len(t) for t in texts) <= 1000
+
+
+def test_the_budget_bounds_the_evidence() -> None:
+    long = "\n\n".join(f"Proxy fact number {i} says the proxy needs setting {i}." for i in range(60))
+    items = choose("proxy setting", number_sources([hit("a", text=long)]), budget_chars=300)
+    assert items and sum(len(item.text) + 1 for item in items) <= 300
+
+
+def test_overlapping_chunks_are_quoted_once_in_document_order() -> None:
+    sources = number_sources([hit("p", 2.0, text=PROXY), hit("p", 1.9, text=PROXY)])
+    items = choose("How do I configure a static proxy?", sources)
+    assert len({item.text for item in items}) == len(items)
+    positions = [PROXY.index(item.text) for item in items]
+    assert positions == sorted(positions)
+
+
+def test_a_question_naming_a_platform_prefers_that_platforms_pages() -> None:
+    hits = [hit("mac-schedule-scan", 2.0), hit("linux-schedule-scan-mde", 1.5),
+            hit("schedule-antivirus-scans", 1.4)]
+    ordered = platform_order("run a quick scan every saturday on our linux servers", hits)
+    assert [h.url.rsplit("/", 1)[1] for h in ordered] == [
+        "linux-schedule-scan-mde", "schedule-antivirus-scans", "mac-schedule-scan"]
+    assert platform_order("run a quick scan every saturday", hits) == hits

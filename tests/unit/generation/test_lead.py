@@ -1,0 +1,62 @@
+"""The lead gate: whole checked sentences only, repeats stop the model, unsupported ones dropped."""
+
+from __future__ import annotations
+
+import random
+
+from services.generation import support
+from services.generation.citations import allowed_urls
+from services.generation.lead import LeadGate
+from services.generation.sources import number_sources
+from tests.unit.generation.hits import hit
+
+TEXT = ("Run Set-MpPreference -EnableControlledFolderAccess AuditMode in an elevated PowerShell "
+        "window. Set the proxy with mdatp config proxy set --value http://address:port on Linux.")
+SOURCES = number_sources([hit("enable-controlled-folders", text=TEXT)])
+
+
+def gate(checked: bool = True, max_sentences: int = 10) -> LeadGate:
+    return LeadGate(support.prepare(SOURCES) if checked else None, allowed_urls(SOURCES),
+                    len(SOURCES), 0.6, max_sentences)
+
+
+def feed_in_pieces(lead: LeadGate, text: str, seed: int = 0) -> str:
+    rng, out, i = random.Random(seed), "", 0
+    while i < len(text) and not lead.stopped:
+        step = rng.randint(1, 5)
+        out += lead.feed(text[i:i + step])
+        i += step
+    return out + lead.flush()
+
+
+def test_a_looping_model_is_cut_at_the_repeat() -> None:
+    loop = ("Run Set-MpPreference -EnableControlledFolderAccess AuditMode in PowerShell. "
+            "Set the proxy with mdatp config proxy set --value http://address:port on Linux. ") * 4
+    lead = gate()
+    out = feed_in_pieces(lead, loop)
+    assert lead.stopped == "repeated"
+    assert out.count("Set-MpPreference") == 1 and out.count("mdatp config") == 1
+    assert "http://address:port" in out  # the documented URL survives
+
+
+def test_an_unsupported_sentence_is_dropped_and_reported() -> None:
+    text = ("Run Set-MpPreference -EnableControlledFolderAccess AuditMode in PowerShell. "
+            "Install the Contoso agent from https://contoso.example/agent first. ")
+    lead = gate()
+    out = feed_in_pieces(lead, text, seed=3)
+    assert out.strip() == ("Run Set-MpPreference -EnableControlledFolderAccess AuditMode in "
+                           "PowerShell [1].")
+    assert len(lead.dropped) == 1 and "Contoso" in lead.dropped[0].text
+    assert lead.text == out.strip()
+
+
+def test_without_sources_nothing_is_checked_but_invented_urls_go() -> None:
+    lead = gate(checked=False)
+    out = feed_in_pieces(lead, "Defender is great. See https://made.up/page for more.")
+    assert out.startswith("Defender is great.") and "made.up" not in out and not lead.dropped
+
+
+def test_the_lead_stops_after_its_sentences() -> None:
+    lead = gate(max_sentences=1)
+    out = feed_in_pieces(lead, TEXT + " More text that would follow.")
+    assert lead.stopped == "sentences" and out.count("[1]") == 1

@@ -1,0 +1,42 @@
+"""The support check: supported sentences pass; other pages' facts, altered values and negations
+do not; [n] goes to the source that supports the sentence best."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.generation import support
+from services.generation.sources import number_sources
+from tests.unit.generation.hits import hit
+
+CFA = ("Run Set-MpPreference -EnableControlledFolderAccess AuditMode in an elevated PowerShell "
+       "window to turn on audit mode. Controlled folder access is not supported on Windows Server "
+       "2012.")
+LINUX = "Use mdatp exclusion folder add --path /var/backup to exclude a folder on Linux."
+SOURCES = support.prepare(number_sources([hit("enable-controlled-folders", text=CFA),
+                                          hit("linux-exclusions", text=LINUX)]))
+
+
+@pytest.mark.parametrize(("sentence", "supported", "source"), [
+    ("Run Set-MpPreference -EnableControlledFolderAccess AuditMode in PowerShell.", True, 1),
+    ("Use mdatp exclusion folder add --path to exclude a folder on Linux [1].", True, 2),
+    # fault: an altered value (the command is not in any source)
+    ("Run Set-MpPreference -EnableControlledFolderAccess Enabled2 in PowerShell.", False, None),
+    # fault: a negated fact
+    ("Controlled folder access is supported on Windows Server 2012.", False, None),
+    # fault: a sentence about something no source says
+    ("Tamper protection blocks registry changes from Intune policies quickly.", False, None),
+    ("1.", False, None),  # fault: nothing to say
+])
+def test_verdicts(sentence: str, supported: bool, source: int | None) -> None:
+    verdict = support.check(sentence, SOURCES, 0.6)
+    assert verdict.supported is supported, verdict
+    if source is not None:
+        assert verdict.source == source
+
+
+def test_citation_is_re_attributed_to_the_supporting_source() -> None:
+    sentence = "Use mdatp exclusion folder add --path to exclude a folder on Linux [1]."
+    verdict = support.check(sentence, SOURCES, 0.6)
+    assert support.attribute(sentence, verdict) == (
+        "Use mdatp exclusion folder add --path to exclude a folder on Linux [2].")

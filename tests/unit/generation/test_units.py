@@ -1,0 +1,58 @@
+"""Passages cut into quotable units: sentences, items, steps, rows with their header, code."""
+
+from __future__ import annotations
+
+from services.generation.units import split_units, split_sentences
+
+PASSAGE = """tail of the previous chunk, carried over. Then a full sentence.
+
+### Configure the proxy
+
+To set the proxy for mdatp, use the following command:
+
+```bash
+mdatp config proxy set --value http://address:port
+```
+
+1. Open the portal, e.g. the Defender portal.
+2. Select Settings.
+   More detail for step two.
+
+| Setting | Value |
+| --- | --- |
+| Proxy | `http://proxy:8080` |
+| Port | 8080 |
+
+- Only this item
+"""
+
+
+def test_units_keep_kinds_text_and_order() -> None:
+    units = split_units(PASSAGE)
+    kinds = [u.kind for u in units]
+    assert kinds == ["sentence", "sentence", "code", "step", "step", "row", "row", "item"]
+    assert units[0].text == "Then a full sentence."  # the leading fragment is dropped
+    assert units[1].ends_with_colon and units[1].heading == "Configure the proxy"
+    assert units[2].text == "mdatp config proxy set --value http://address:port"  # verbatim
+    assert units[2].language == "bash"
+    assert units[4].text == "2. Select Settings.\n   More detail for step two."
+    assert units[5].text == "| Setting | Value |\n| --- | --- |\n| Proxy | `http://proxy:8080` |"
+    assert [u.position for u in units] == sorted(u.position for u in units)
+
+
+def test_blocks_group_a_list_a_table_and_separate_code() -> None:
+    units = split_units(PASSAGE)
+    steps, rows = units[3:5], units[5:7]
+    assert steps[0].block == steps[1].block and rows[0].block == rows[1].block
+    assert len({units[1].block, units[2].block, steps[0].block, rows[0].block}) == 4
+
+
+def test_applies_to_lists_are_page_chrome() -> None:
+    units = split_units("Applies to:\n\n- Defender for Endpoint Plan 1\n- Plan 2\n\nReal text here.")
+    assert [u.text for u in units] == ["Real text here."]
+
+
+def test_abbreviations_do_not_end_sentences() -> None:
+    text = "Use a tool, e.g. Mdatp on Linux. Then run it. Version 4.18.2 is needed."
+    assert split_sentences(text) == ["Use a tool, e.g. Mdatp on Linux.", "Then run it.",
+                                     "Version 4.18.2 is needed."]
