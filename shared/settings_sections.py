@@ -176,7 +176,7 @@ class InferSettings(BaseModel):
     # the lead: a few sentences over the evidence, each checked against the sources
     lead_max_tokens: int = Field(64, ge=1)
     lead_max_sentences: int = Field(3, ge=1)
-    support_min_coverage: float = Field(0.6, ge=0, le=1)  # calibrated by ops/bench/support.py
+    support_min_coverage: float = Field(0.7, ge=0, le=1)  # calibrated by ops/bench/support.py
     repetition_penalty: float = Field(1.15, ge=1.0, le=2.0)  # 1.0 = off
     repetition_context: int = Field(64, ge=0)
     # refusal: refuse when weights · (dense/keyword page agreement, best dense cosine, term coverage)

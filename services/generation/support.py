@@ -17,9 +17,10 @@ from services.generation.units import split_units
 from shared.schemas import SourceRef
 from shared.terms import stems
 
-SPECIFIC = re.compile(r"`[^`]+`|(?<![\w/])(?:[\w.-]*\d[\w.-]*|[\w-]+\.(?:exe|sh|py|log|xml|json|"
-                      r"plist|cmd|ps1|pkg|dll)|/[\w./-]+|[A-Za-z]+(?:-[A-Za-z]+)+|"
-                      r"[a-z]+[A-Z]\w*|[A-Z][a-z]+[A-Z]\w*)(?![\w/])")
+SPECIFIC = re.compile(r"`[^`]+`|(?<![\w/\\])(?:[\w.-]*\d[\w.-]*|[\w%:.-]*[\\/_][\w%\\/.-]+|"
+                      r"[\w-]+\.(?:exe|sh|py|log|xml|json|plist|cmd|ps1|pkg|dll)|"
+                      r"[A-Za-z]+(?:-[A-Za-z]+)+|[a-z]+[A-Z]\w*|[A-Z][a-z]+[A-Z]\w*|[a-z]{14,})"
+                      r"(?![\w/\\])")
 NEGATION = re.compile(r"\b(not|no|never|cannot|can't|don't|doesn't|isn't|aren't|won't|without|"
                       r"none|neither|nor)\b|n't\b", re.IGNORECASE)
 CITATION = re.compile(r"\s*\[\d{1,3}\]")
@@ -38,7 +39,8 @@ class SourceText:
     n: int
     text: str  # lower-cased, for verbatim token checks
     stems: set[str]
-    units: list[tuple[set[str], bool]]  # each unit's stems and whether it negates
+    units: list[tuple[set[str], int]]  # each unit's stems and how many negations it holds
+    heading: set[str]  # stems of the title and heading path
 
 
 def prepare(sources: Sequence[SourceRef]) -> list[SourceText]:
@@ -46,8 +48,9 @@ def prepare(sources: Sequence[SourceRef]) -> list[SourceText]:
     prepared = []
     for source in sources:
         body = " ".join([source.title, *source.heading_path, source.text])
-        units = [(stems(u.text), bool(NEGATION.search(u.text))) for u in split_units(source.text)]
-        prepared.append(SourceText(source.n, body.lower(), stems(body), units))
+        units = [(stems(u.text), len(NEGATION.findall(u.text))) for u in split_units(source.text)]
+        heading = stems(" ".join([source.title, *source.heading_path]))
+        prepared.append(SourceText(source.n, body.lower(), stems(body), units, heading))
     return prepared
 
 
@@ -61,7 +64,7 @@ def check(sentence: str, sources: Sequence[SourceText], min_coverage: float) -> 
     own = stems(plain)
     if len(own) < 2:
         return Verdict(False, None, 0.0, "too short to say anything")  # "1." or "Note:"
-    scored = sorted(((len(own & s.stems) / len(own), s) for s in sources),
+    scored = sorted(((_unit_coverage(own, s), s) for s in sources),
                     key=lambda pair: pair[0], reverse=True)
     if not scored:
         return Verdict(False, None, 0.0, "no sources")
@@ -71,10 +74,20 @@ def check(sentence: str, sources: Sequence[SourceText], min_coverage: float) -> 
     missing = [t for t in specific_tokens(plain) if t not in best.text]
     if missing:
         return Verdict(False, best.n, coverage, f"not in the source: {', '.join(missing[:3])}")
-    closest = max(best.units, key=lambda unit: len(own & unit[0]), default=(set(), False))
-    if bool(NEGATION.search(plain)) != closest[1]:
+    closest = max(best.units, key=lambda unit: len(own & unit[0]), default=(set(), 0))
+    if len(NEGATION.findall(plain)) != closest[1]:
         return Verdict(False, best.n, coverage, "negates what the source says (or the reverse)")
     return Verdict(True, best.n, coverage)
+
+
+def _unit_coverage(own: set[str], source: SourceText) -> float:
+    """The share of the sentence's terms that one unit of the source (with the unit after it,
+    and the source's headings) holds: a claim stitched from words all over a passage is not
+    what any one sentence of it says."""
+    units = [terms for terms, _ in source.units] or [source.stems]
+    best = max(len(own & (units[i] | (units[i + 1] if i + 1 < len(units) else set())
+                          | source.heading)) for i in range(len(units)))
+    return best / len(own)
 
 
 def attribute(sentence: str, verdict: Verdict) -> str:

@@ -72,22 +72,101 @@ def stack(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) -
         retrieval.stop()
 
 
-def test_rag_streams_sources_then_tokens_then_done(stack: Stack) -> None:
-    body = {"question": kit.QUESTION, "mode": "rag", **SHORT}
+def test_rag_streams_sources_then_evidence_then_tokens_then_done(stack: Stack) -> None:
+    body = {"question": kit.QUESTION, "mode": "rag", "max_tokens": 48, "temperature": 0}
+    arrived: dict[str, float] = {}
+    events = []
     with httpx.stream("POST", stack.generation.url + "/generate", json=body, timeout=300) as reply:
         assert reply.headers["content-type"].startswith("text/event-stream")
-        events = list(kit.sse(reply))
+        for name, data in kit.sse(reply):
+            arrived.setdefault(name, time.monotonic())
+            events.append((name, data))
     names = [name for name, _ in events]
-    assert names[0] == "sources" and names[-1] == "done" and "token" in names
-    assert set(names[1:-1]) == {"token"}
-    sources, done = events[0][1]["sources"], events[-1][1]
+    assert names[:2] == ["sources", "evidence"] and names[-1] == "done"
+    assert set(names[2:-1]) <= {"token"}
+    sources, evidence, done = events[0][1]["sources"], events[1][1]["evidence"], events[-1][1]
     assert sources and sources[0]["n"] == 1 and "controlled-folder" in sources[0]["url"]
     assert {"title", "heading_path", "url", "score"} <= set(sources[0])
-    assert done["text"] == "".join(data["text"] for name, data in events if name == "token")
+    # the documented answer arrives before the model's first token
+    assert evidence and arrived["evidence"] <= arrived.get("token", arrived["done"])
+    assert done["lead"] == "".join(d["text"] for n, d in events if n == "token").strip()
+    assert done["text"].startswith(done["lead"]) and "\n\nSources:\n[1] " in done["text"]
+    assert done["evidence"] == evidence and done["answer_id"]
     assert done["weights"]["kind"] == "base" and done["refused"] is False
-    assert done["timings"]["retrieval_ms"] > 0 and done["timings"]["time_to_first_token_ms"] > 0
-    assert done["usage"]["cached_tokens"] > 0  # the system prompt came from the prefix cache
-    assert done["usage"]["completion_tokens"] <= 16
+    assert done["timings"]["retrieval_ms"] > 0 and done["usage"]["completion_tokens"] <= 48
+    assert done["usage"]["cached_tokens"] > 0 or done["stopped"]  # the system prompt's KV cache
+
+
+def test_evidence_is_verbatim_from_the_passages_and_in_the_final_text(stack: Stack) -> None:
+    done = stack.ask(question=kit.QUESTION, mode="rag")
+    passages = {s["n"]: s["text"] for s in done["sources"]}
+    assert done["evidence"]
+    for item in done["evidence"]:
+        body = item["text"].splitlines()[-1] if item["kind"] == "row" else item["text"]
+        assert body in passages[item["n"]]  # never rewritten
+        assert item["url"].startswith(done["sources"][item["n"] - 1]["url"].split("#")[0])
+        assert body.splitlines()[0].strip() in done["text"]
+    quoted = "\n".join(item["text"] for item in done["evidence"])
+    assert "Set-MpPreference -EnableControlledFolderAccess" in quoted  # the documented cmdlet
+    assert set(done["cited"]) >= {item["n"] for item in done["evidence"]}
+
+
+def test_feedback_is_stored_listed_and_checked(stack: Stack) -> None:
+    done = stack.ask(question=kit.QUESTION, mode="rag")
+    vote = stack.post("/feedback", json={"answer_id": done["answer_id"], "vote": "down",
+                                         "comment": "missing the registry path"})
+    assert vote.status_code == 200 and vote.json()["question"] == kit.QUESTION
+    listed = httpx.get(stack.generation.url + "/feedback", params={"vote": "down"}).json()
+    assert listed["items"][0]["comment"] == "missing the registry path"
+    unknown = stack.post("/feedback", json={"answer_id": "0" * 32, "vote": "up"})
+    assert unknown.status_code == 404  # fault: a vote for an answer nobody gave
+    huge = stack.post("/feedback", json={"answer_id": done["answer_id"], "vote": "up",
+                                         "comment": "x" * 5000})
+    assert huge.status_code == 422 and "comment" in huge.json()["detail"]  # fault: oversized
+
+
+class ScriptedEngine:
+    """A stand-in for the model (mechanics only): streams a fixed text in small pieces."""
+
+    def __init__(self, real: Any, text: str) -> None:
+        self.real, self.text, self.stopped_early = real, text, True
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+    async def stream(self, *_: Any) -> Any:
+        from services.generation.engine import Finished, Piece
+
+        for i in range(0, len(self.text), 4):
+            yield Piece(self.text[i:i + 4])
+        self.stopped_early = False
+        yield Finished("stop", 1, 0, len(self.text) // 4, 0.0, 1.0, 10.0)
+
+
+@pytest.mark.parametrize(("script", "kept", "gone", "stopped"), [
+    # fault: an invented sentence between two documented ones is dropped
+    ("Run Set-MpPreference -EnableControlledFolderAccess AuditMode in PowerShell. "
+     "The Contoso agent needs port 4711 open on every router. ",
+     "Set-MpPreference -EnableControlledFolderAccess AuditMode", "Contoso", None),
+    # fault: a model that loops is cut at the repeat
+    ("Controlled folder access protects folders from ransomware. " * 6,
+     "Controlled folder access protects folders", None, "repeated"),
+])
+def test_generated_sentences_are_checked_before_they_are_final(
+        stack: Stack, monkeypatch: pytest.MonkeyPatch, script: str, kept: str, gone: str | None,
+        stopped: str | None) -> None:
+    from services.generation import answer
+
+    scripted = ScriptedEngine(stack.engine, script)
+    real_events = answer.answer_events
+    monkeypatch.setattr(answer, "answer_events",
+                        lambda _engine, *args: real_events(scripted, *args))
+    done = stack.ask(question=kit.QUESTION, mode="rag")
+    assert kept in done["lead"] and done["stopped"] == stopped
+    if gone:
+        assert gone not in done["text"] and any(gone in d["text"] for d in done["dropped"])
+    else:
+        assert done["lead"].count("Controlled folder access protects") == 1
 
 
 def test_off_topic_question_is_refused_with_nearest_pages(stack: Stack) -> None:
@@ -184,12 +263,16 @@ def test_openai_client_gets_answers_with_sources(stack: Stack) -> None:
                                            temperature=0)
     message = reply.choices[0].message
     assert "\n\nSources:\n[1] " in message.content and reply.usage.completion_tokens <= 16
+    assert message.content.count("\n\nSources:\n") == 1  # the source list once
     assert message.model_extra["sources"][0]["n"] == 1
+    evidence = message.model_extra["evidence"]
+    assert evidence and all(item["text"].splitlines()[0] in message.content for item in evidence)
     chunks = list(client.chat.completions.create(model="mde-rag", messages=messages, max_tokens=16,
                                                  temperature=0, stream=True))
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert "\n\nSources:\n[1] " in text and chunks[-1].choices[0].finish_reason in ("stop", "length")
     assert chunks[-1].model_extra["sources"][0]["url"].startswith("https://")
+    assert chunks[-1].model_extra["evidence"] and "From the documentation:" in text
     with pytest.raises(NotFoundError):
         client.chat.completions.create(model="gpt-4o", messages=messages)  # fault: unknown model
 
