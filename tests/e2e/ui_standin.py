@@ -25,6 +25,13 @@ SOURCES = [
      "url": "http://docs.test/en-us/defender-endpoint/linux-support-install", "anchor": None,
      "score": 0.61, "text": "If the installation fails, read the log under /var/log."},
 ]
+EVIDENCE = [
+    {"n": 1, "kind": "sentence", "text": "Run the onboarding script as root: " + HOSTILE,
+     "url": SOURCES[0]["url"] + "#deploy-with-a-script"},
+    {"n": 1, "kind": "code", "language": "bash", "url": SOURCES[0]["url"] + "#deploy-with-a-script",
+     "text": "sudo python3 MicrosoftDefenderATPOnboardingLinuxServer.py"},
+]
+VOTES: list[dict[str, Any]] = []
 ANSWER = ("To onboard a Linux server, download the onboarding package and run the script [1]. "
           "Then check the agent with `mdatp health`; if it fails, see the logs [2]. "
           "<script>window.__pwned = true</script>")
@@ -52,6 +59,8 @@ async def collection() -> dict[str, Any]:
 
 async def events(body: dict[str, Any]) -> AsyncIterator[dict[str, str]]:
     yield {"event": "sources", "data": json.dumps({"sources": SOURCES})}
+    yield {"event": "evidence", "data": json.dumps({"evidence": EVIDENCE})}
+    await asyncio.sleep(1.5)  # the model is slow to start: the evidence is on screen already
     pieces = ANSWER.split(" ")
     for i, piece in enumerate(pieces):
         await asyncio.sleep(0.08)
@@ -62,10 +71,21 @@ async def events(body: dict[str, Any]) -> AsyncIterator[dict[str, str]]:
             "timings": {"retrieval_ms": 42.0, "time_to_first_token_ms": 850.0,
                         "tokens_per_sec": 14.2, "total_ms": 3000.0},
             "weights": {"kind": "base", "path": "/models/base", "loaded_at": time.time()},
-            "refused": False}
+            "refused": False, "answer_id": "f" * 32, "evidence": EVIDENCE}
     yield {"event": "done", "data": json.dumps(done)}
 
 
 @app.post("/generate")
 async def generate(body: dict[str, Any]) -> EventSourceResponse:
     return EventSourceResponse(events(body))
+
+
+@app.post("/feedback")
+async def feedback(body: dict[str, Any]) -> dict[str, Any]:
+    VOTES.append(body)
+    return body
+
+
+@app.get("/feedback")
+async def votes() -> dict[str, Any]:
+    return {"items": VOTES}
