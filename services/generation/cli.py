@@ -102,7 +102,8 @@ def eval_answers(questions: str | None = typer.Option(None, "--questions",
                                                    help="JSONL (default: the public set)"),
                  mode: str = typer.Option("rag", "--mode", help="rag, ft or rag_ft"),
                  limit: int | None = typer.Option(None, "--limit", min=1),
-                 max_tokens: int = typer.Option(160, "--max-tokens", min=1),
+                 max_tokens: int | None = typer.Option(
+                     None, "--max-tokens", min=1, help="default: the service's (a rag lead: 64)"),
                  part: str = typer.Option("all", "--part", help="all, tune or holdout"),
                  as_json: bool = typer.Option(False, "--json")) -> None:
     """Answer every question through the generation service and score facts, citations, refusals."""
@@ -113,8 +114,8 @@ def eval_answers(questions: str | None = typer.Option(None, "--questions",
     chosen = evaluation.load(Path(questions) if questions else QUESTIONS, part)[:limit]
     outcomes = []
     for i, question in enumerate(chosen, start=1):
-        payload = {"question": question.question, "mode": mode, "max_tokens": max_tokens,
-                   "temperature": 0}
+        payload = {"question": question.question, "mode": mode, "temperature": 0,
+                   **({"max_tokens": max_tokens} if max_tokens else {})}
         done = next((data for event, data in _events(settings, payload) if event == "done"), {})
         outcomes.append(evaluation.judge(question, done))
         if not as_json:
