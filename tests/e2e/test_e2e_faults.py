@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.e2e.e2e_kit import E2E, BackgroundAsker, boot
+from tests.e2e.e2e_kit import SITE_PAGES, E2E, BackgroundAsker, boot
 from tests.e2e.fault_kit import (
     assert_still_running,
     expected_chunks,
@@ -154,9 +154,10 @@ def test_3_flaky_docsite(e2e: E2E) -> None:
         # full: a page that still fails leaves the rebuild, so points == chunks stays exact
         update = e2e.wait_update(run_update(e2e, ["crawl", "index"], full=True))
     settle(e2e, update, asker, "fail_rate")
-    # 4 tries in each of 2 rounds: a page is lost once in ~1,700 crawls of 20 pages (0.2 ** 8 each)
+    # every article of the slice came through the 503s (4 tries in each of 2 rounds: one is lost
+    # once in ~1,700 crawls); the `failed` ones are links out of the slice, 404 in every crawl
     counts = e2e.stage(update, "crawl")["result"]["counts"]
-    assert counts.get("failed", 0) == 0 and sum(counts.values()) >= 20, counts
+    assert counts.get("unchanged", 0) >= SITE_PAGES, counts
     FIGURES["fail_rate"]["site_503"] = sum(r.get("status") == 503 for r in e2e.site.requests())
 
 
