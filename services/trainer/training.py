@@ -55,7 +55,7 @@ def eval_samples(info: DatasetInfo, tokenizer: Any, settings: Settings) -> dict[
     heldout = [r["text"] for r in read_split(Path(info.path), "text", "test")]
     if not heldout:
         raise NotFound("the dataset has no held-out test pages: add pages or raise test_ratio")
-    general = evaluation.general_texts(ft.general_text_files)
+    general = evaluation.general_texts(ft.general_text_files, ft.general_text_package)
     return {"heldout": evaluation.windows(heldout, tokenizer, ft.max_seq_length, ft.eval_max_tokens,
                                           "heldout"),
             "general": evaluation.windows(general, tokenizer, ft.max_seq_length,
@@ -89,15 +89,20 @@ def current_score(sample: evaluation.Sample, settings: Settings) -> dict[str, An
     return {"current_version": folder.name, "current_heldout_ppl": value}
 
 
-def train(model: Any, tokenizer: Any, info: DatasetInfo, run_dir: Path, settings: Settings,
-          progress: Progress) -> lora.TrainResult:
-    ft = settings.finetune
-    folder = Path(info.path)
-    sets = {split: lora.tokenize(read_split(folder, "text", split), tokenizer, False,
+def training_sets(info: DatasetInfo, tokenizer: Any, settings: Settings) -> dict[str, list[tuple]]:
+    """The tokenized train and valid splits (text records, then chat pairs)."""
+    ft, folder = settings.finetune, Path(info.path)
+    return {split: lora.tokenize(read_split(folder, "text", split), tokenizer, False,
                                  ft.max_seq_length)
             + lora.tokenize(read_split(folder, "chat", split), tokenizer, ft.mask_prompt,
                             ft.max_seq_length)
             for split in ("train", "valid")}
+
+
+def train(model: Any, tokenizer: Any, info: DatasetInfo, run_dir: Path, settings: Settings,
+          progress: Progress) -> lora.TrainResult:
+    ft = settings.finetune
+    sets = training_sets(info, tokenizer, settings)
     lora.attach_lora(model, ft)
     valid = sets["valid"] if ft.val_batches and len(sets["valid"]) >= ft.batch_size else []
     return lora.train_adapter(model, sets["train"], valid, ft, run_dir, progress)

@@ -23,6 +23,7 @@ class E2E:
     stack: Stack
     site: Docsite
     site_root: Path
+    site_edited: bool = False  # the site changed since the last update that finished every stage
 
     def gateway(self, path: str) -> str:
         return f"{self.stack.url('gateway')}{path}"
@@ -62,6 +63,16 @@ class E2E:
                 return body
             time.sleep(1.0)
         raise TimeoutError(f"update not done after {timeout}s: {body}\n{self.stack.log()[-4000:]}")
+
+    def in_sync(self) -> dict:
+        """Wait until no update runs and the index and adapter match the site (running an update
+        first when a test edited the site since); returns the newest finished update."""
+        newest = self.wait_update()
+        if self.site_edited:
+            newest = self.wait_update(self.update().json()["update_id"])
+            assert newest["status"] == "finished", newest
+            self.site_edited = False
+        return newest
 
     def stage(self, update: dict, name: str) -> dict:
         return next(stage for stage in update["stages"] if stage["name"] == name)

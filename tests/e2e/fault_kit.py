@@ -95,6 +95,16 @@ def wait_stage(e2e: E2E, update_id: str, stage: str, states: tuple[str, ...] = (
     raise TimeoutError(f"stage {stage} not in {states} after {timeout}s: {view}")
 
 
+def assert_still_running(e2e: E2E, update_id: str, stage: str, timeout: float = 30.0) -> None:
+    """Call right after killing a stage's worker: its job is not finished, so the kill landed while
+    the stage ran (a dead work horse cannot finish the job later; a miss shows as `finished`)."""
+    deadline = time.monotonic() + timeout
+    while not (update := update_view(e2e, update_id)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    view = next((s for s in update.get("stages", []) if s["name"] == stage), {})
+    assert view.get("state") == "started", f"the kill missed the running {stage}: {view}"
+
+
 def point_count(e2e: E2E) -> int:
     return int(httpx.get(f"{e2e.stack.url('retrieval')}/collection", timeout=30).json()["points"])
 

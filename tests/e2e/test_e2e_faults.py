@@ -2,9 +2,10 @@
 
 The first three tests inject their fault into the bootstrap update itself (crawl, index, finetune
 stages), so the expensive first run does double duty; the last three run crawl+index updates.
-After each: the update finishes (or fails with a reason), the retrieval point count equals the
-chunks the indexer makes from the page store, and a background client asking questions through the
-gateway never sees a 500/502 or a transport error.
+Every kill is checked to have landed while its stage ran. After each fault: the update finishes
+(each fault here is one an update must survive), the retrieval point count equals the chunks the
+indexer makes from the page store, and a background client asking questions through the gateway
+never sees a 500/502 or a transport error.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.e2e.e2e_kit import E2E, BackgroundAsker, boot
+from tests.e2e.e2e_kit import SITE_PAGES, E2E, BackgroundAsker, boot
 from tests.e2e.fault_kit import (
+    assert_still_running,
     expected_chunks,
     kill_redis,
     kill_worker,
@@ -47,10 +49,8 @@ def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
 
 
 def settle(e2e: E2E, update: dict, asker: BackgroundAsker, name: str) -> None:
-    """The checks after every fault: a clear outcome, points == chunks, no 5xx but 503."""
-    assert update["status"] in ("finished", "failed"), update
-    if update["status"] == "failed":
-        assert update.get("error"), f"failed without a reason: {update}"
+    """The checks after every fault: the update finished, points == chunks, no 5xx but 503."""
+    assert update["status"] == "finished", update
     points, chunks = point_count(e2e), expected_chunks(e2e)
     assert len(e2e.chunks()) == points
     assert points == chunks, f"{points} points for {chunks} chunks in the page store"
@@ -76,6 +76,7 @@ def test_3_crawl_worker_sigkilled_mid_crawl(e2e: E2E) -> None:
         wait_stage(e2e, update_id, "crawl")
         time.sleep(1.0)
         killed = kill_worker(e2e, "crawl")
+        assert_still_running(e2e, update_id, "crawl")
         wait_respawn(e2e, "crawl", killed)
         crawl = wait_stage(e2e, update_id, "crawl", ("finished", "failed"))
     assert crawl["state"] == "finished", crawl
@@ -91,6 +92,7 @@ def test_3_index_worker_sigkilled_mid_index(e2e: E2E) -> None:
         wait_stage(e2e, update_id, "index")
         time.sleep(1.5)
         killed = kill_worker(e2e, "index")
+        assert_still_running(e2e, update_id, "index")
         wait_respawn(e2e, "index", killed)
         index = wait_stage(e2e, update_id, "index", ("finished", "failed"))
     assert index["state"] == "finished", index
@@ -105,10 +107,15 @@ def test_3_train_worker_sigkilled_mid_finetune(e2e: E2E) -> None:
     with BackgroundAsker(e2e) as asker:
         wait_training(e2e, update_id)
         killed = kill_worker(e2e, "train")
+        assert_still_running(e2e, update_id, "finetune")
         wait_respawn(e2e, "train", killed)
         update = e2e.wait_update(update_id)
     assert update["status"] == "finished", update
-    assert e2e.stage(update, "finetune")["result"]["status"] in ("published", "rejected")
+    finetune = e2e.stage(update, "finetune")["result"]
+    # the CI config lowers held-out perplexity in a few steps, so a resumed run that trained right
+    # publishes; a rejection here means the resume broke the adapter
+    assert finetune["status"] == "published", finetune
+    assert finetune["metrics"]["resumed_from_step"] >= 2, finetune  # resumed, not restarted
     settle(e2e, update, asker, "train_kill")
 
 
@@ -132,8 +139,11 @@ def test_3_redis_restarted_mid_update(e2e: E2E) -> None:
         wait_stage(e2e, update_id, "crawl")
         time.sleep(1.0)
         kill_redis(e2e)
+        killed_at = time.time()  # Redis is down: the stage's state is read once it is back
         update = e2e.wait_update(update_id)
     assert update["status"] == "finished", update
+    crawl = e2e.stage(update, "crawl")
+    assert crawl["ended_at"] > killed_at, f"the kill missed the running crawl: {crawl}"
     settle(e2e, update, asker, "redis_restart")
 
 
@@ -143,10 +153,11 @@ def test_3_flaky_docsite(e2e: E2E) -> None:
     with BackgroundAsker(e2e) as asker:
         # full: a page that still fails leaves the rebuild, so points == chunks stays exact
         update = e2e.wait_update(run_update(e2e, ["crawl", "index"], full=True))
-    crawl = e2e.stage(update, "crawl")
-    if update["status"] == "finished":
-        assert crawl["result"]["counts"], crawl
     settle(e2e, update, asker, "fail_rate")
+    # every article of the slice came through the 503s (4 tries in each of 2 rounds: one is lost
+    # once in ~1,700 crawls); the `failed` ones are links out of the slice, 404 in every crawl
+    counts = e2e.stage(update, "crawl")["result"]["counts"]
+    assert counts.get("unchanged", 0) >= SITE_PAGES, counts
     FIGURES["fail_rate"]["site_503"] = sum(r.get("status") == 503 for r in e2e.site.requests())
 
 

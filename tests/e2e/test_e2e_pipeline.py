@@ -1,6 +1,8 @@
-"""Scenarios 1, 2, 4, 6 and 7 of the end-to-end suite on ONE booted stack, in order: bootstrap,
-answers, unchanged and edited re-crawls, concurrent updates, security, restart. The stack runs with
-the internal token required on loopback too, so every service-to-service call proves it sends it."""
+"""Scenarios 1, 2, 4, 6 and 7 of the end-to-end suite on ONE booted stack: bootstrap, answers,
+unchanged and edited re-crawls, concurrent updates, security, restart. The module fixture waits for
+the bootstrap update; beyond it each scenario states what it needs (no update running, the index in
+step with the site, a published adapter), so they pass in any order. The stack runs with the
+internal token required on loopback too, so every service-to-service call proves it sends it."""
 
 from __future__ import annotations
 
@@ -36,7 +38,10 @@ def test_1_bootstrap_runs_every_stage(e2e: E2E) -> None:
     assert [s["state"] for s in update["stages"]] == ["finished"] * 4
     assert e2e.stage(update, "crawl")["result"]["counts"]["new"] >= 20
     assert e2e.stage(update, "index")["result"]["chunks_written"] > 100
-    assert e2e.stage(update, "finetune")["result"]["status"] in ("published", "rejected")
+    # the CI config (configs/finetune-ci.yaml) lowers held-out perplexity in 4 steps: the bootstrap
+    # publishes an adapter, which scenario 7 serves across a restart
+    finetune = e2e.stage(update, "finetune")["result"]
+    assert finetune["status"] == "published", finetune
     ready = httpx.get(e2e.gateway("/ready"), timeout=15).json()
     assert ready["ready"] is True and set(ready["checks"]) == {"redis", *SERVICES} - {"gateway"}
 
@@ -44,12 +49,18 @@ def test_1_bootstrap_runs_every_stage(e2e: E2E) -> None:
 def test_1_answers_through_openai_api_and_ask(e2e: E2E) -> None:
     from openai import OpenAI
 
+    e2e.wait_update()  # needs: an index (the bootstrap's) and no update running
     client = OpenAI(base_url=e2e.gateway("/v1"), api_key="unused")
     assert "mde-rag" in {model.id for model in client.models.list()}
     stream = client.chat.completions.create(model="mde-rag", stream=True, max_tokens=16,
+                                            temperature=0,
                                             messages=[{"role": "user", "content": QUESTION}])
     text = "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
-    assert text.strip()
+    body, _, footer = text.partition("\n\nSources:\n")
+    native = e2e.ask(max_tokens=16)  # the same question through /ask, greedy as well
+    assert body == native["text"] and body.strip(), (text, native["text"])
+    assert [line.rsplit(": ", 1)[-1] for line in footer.splitlines()] == \
+        [s["url"] for s in native["sources"]], footer
     events = []
     with httpx.stream("POST", e2e.gateway("/ask"), timeout=180,
                       json={"question": QUESTION, "max_tokens": 12}) as response:
@@ -61,6 +72,7 @@ def test_1_answers_through_openai_api_and_ask(e2e: E2E) -> None:
 
 
 def test_2_unchanged_site_is_skipped_and_nothing_reembedded(e2e: E2E) -> None:
+    e2e.in_sync()  # needs: no update running, nothing changed since the last full update
     before = e2e.chunks()
     response = e2e.update()
     assert response.status_code == 202, response.text
@@ -77,14 +89,18 @@ def test_2_unchanged_site_is_skipped_and_nothing_reembedded(e2e: E2E) -> None:
 
 
 def test_2_two_edited_pages_change_only_their_chunks(e2e: E2E) -> None:
+    e2e.in_sync()  # needs: no update running, the index in step with the site
     before = e2e.chunks()
-    pages = sorted((e2e.site_root / "en-us" / "defender-endpoint").glob("*.html"))[:2]
+    marker = f"<p>Edited for the e2e test. <script>alert(1)</script> {INJECTION}</p>"
+    folder = e2e.site_root / "en-us" / "defender-endpoint"
+    pages = [p for p in sorted(folder.glob("*.html")) if marker not in p.read_text("utf-8")][:2]
+    e2e.site_edited = True
     for page in pages:
         html = page.read_text(encoding="utf-8")
-        marker = f"<p>Edited for the e2e test. <script>alert(1)</script> {INJECTION}</p>"
         page.write_text(html.replace("</h1>", "</h1>" + marker, 1), encoding="utf-8")
     update = e2e.wait_update(e2e.update().json()["update_id"])
     assert update["status"] == "finished", update
+    e2e.site_edited = False
     assert e2e.stage(update, "crawl")["result"]["counts"].get("changed") == 2
     after = e2e.chunks()
     changed_urls = {c["url"] for i, c in after.items() if before.get(i) != c}
@@ -97,6 +113,7 @@ def test_2_two_edited_pages_change_only_their_chunks(e2e: E2E) -> None:
 
 
 def test_4_ten_concurrent_updates_one_accepted(e2e: E2E) -> None:
+    e2e.wait_update()  # needs: no update running, or all ten get 429
     async def post_all() -> list[httpx.Response]:
         headers = {"Authorization": f"Bearer {TOKENS['UPDATE_TOKEN']}"}
         async with httpx.AsyncClient(timeout=30) as client:
@@ -132,13 +149,15 @@ def test_6_security(e2e: E2E) -> None:
 
 def test_7_restart_serves_the_same_index_and_adapter(e2e: E2E) -> None:
     stack = e2e.stack
+    e2e.in_sync()  # needs: no update running (a restart mid-update is scenario 3's business)
     points = httpx.get(f"{stack.url('retrieval')}/collection", timeout=10).json()["points"]
     model = httpx.get(f"{stack.url('generation')}/model", timeout=10).json()
+    assert model["ft"]["kind"] == "adapter", f"needs a published adapter (bootstrap's): {model}"
     assert stack.stop() == []
     leftovers = [f for f in Path(stack.root, "data").rglob("*") if f.name.startswith((".tmp", "tmp"))]
     assert leftovers == []  # no half-written file
     stack.start()
     assert httpx.get(f"{stack.url('retrieval')}/collection", timeout=10).json()["points"] == points
     again = httpx.get(f"{stack.url('generation')}/model", timeout=10).json()
-    assert again["ft"]["kind"] == model["ft"]["kind"] and again["ft"].get("version") == model["ft"].get("version")
+    assert (again["ft"]["kind"], again["ft"]["version"]) == ("adapter", model["ft"]["version"])
     assert e2e.ask()["sources"]

@@ -72,6 +72,20 @@ class Pipeline:
         log = self.stage_dir / "runs.log"
         return log.read_text().split() if log.exists() else []
 
+    def stage(self, update_id: str, name: str) -> dict:
+        """One stage's view in GET /update/{id}."""
+        body = httpx.get(self.url(f"/update/{update_id}"), timeout=5).json()
+        return next(stage for stage in body["stages"] if stage["name"] == name)
+
+    def wait_stage(self, update_id: str, name: str, timeout: float = 60.0) -> dict:
+        """Wait until the stage's job has started (a fault injected now hits it running)."""
+        deadline = time.monotonic() + timeout
+        while (view := self.stage(update_id, name))["state"] != "started":
+            assert view["state"] in ("pending", "queued"), f"{name} ended before it was caught: {view}"
+            assert time.monotonic() < deadline, f"{name} never started: {view}"
+            time.sleep(0.1)
+        return view
+
     def wait_for(self, update_id: str, states: tuple[str, ...] = ("finished", "failed"),
                  timeout: float = 90.0) -> dict:
         deadline = time.monotonic() + timeout

@@ -92,13 +92,13 @@ def test_killed_worker_job_is_run_again(make_pipeline: Callable[..., Pipeline]) 
     (pipeline.stage_dir / "crawl.sleep").write_text("4")
     update_id = httpx.post(pipeline.url("/update"), json={"stages": ["crawl", "index"]},
                            timeout=10).json()["update_id"]
-    pipeline.wait_for(update_id, states=("running",))
-    deadline = time.monotonic() + 20
-    while pipeline.runs().count("crawl") < 1 and time.monotonic() < deadline:
-        time.sleep(0.1)
+    pipeline.wait_stage(update_id, "crawl")
     supervisor = psutil.Process(pipeline.processes["crawl_worker"].pid)
     for child in supervisor.children(recursive=True):
         child.kill()
+    # nothing can finish the job once its horse is dead: not finished now = running at the kill
+    crawl = pipeline.stage(update_id, "crawl")
+    assert crawl["state"] == "started", f"the kill missed: the crawl was already {crawl}"
     (pipeline.stage_dir / "crawl.sleep").write_text("0")
     body = pipeline.wait_for(update_id, timeout=120)
     assert body["status"] == "finished", body
@@ -107,22 +107,25 @@ def test_killed_worker_job_is_run_again(make_pipeline: Callable[..., Pipeline]) 
 
 
 def test_redis_restart_mid_update(make_pipeline: Callable[..., Pipeline], tmp_path: Path) -> None:
-    """Fault: Redis is stopped and started again (same port, AOF) while a stage runs."""
+    """Fault: Redis is stopped and started again (same port, AOF) while the crawl stage runs."""
     redis = start_redis(tmp_path / "own-redis")
     try:
         pipeline = make_pipeline(redis=redis)
         (pipeline.stage_dir / "crawl.sleep").write_text("3")
         update_id = httpx.post(pipeline.url("/update"), json={"stages": ["crawl", "index"]},
                                timeout=10).json()["update_id"]
-        time.sleep(1.0)
+        pipeline.wait_stage(update_id, "crawl")
         redis.process.terminate()
         redis.process.wait(10)
+        stopped_at = time.time()
         time.sleep(2.0)
         redis = start_redis(redis.data_dir, port=redis.port, password=redis.password)
         body = pipeline.wait_for(update_id, timeout=150)
-        assert body["status"] in ("finished", "failed")
-        if body["status"] == "failed":
-            assert body["error"], "a failed update must say why"
+        # the promise: Redis comes back from its AOF, the cut-off stage runs again (RQ retry or
+        # abandoned-job requeue) and the update finishes; a failure here is a bug, not an outcome
+        assert body["status"] == "finished", body
+        crawl = body["stages"][0]
+        assert crawl["ended_at"] > stopped_at, f"the crawl was not running when Redis went: {crawl}"
         assert httpx.get(pipeline.url("/ready"), timeout=10).json()["checks"]["redis"]["ok"]
     finally:
         redis.process.terminate()

