@@ -91,6 +91,7 @@ class GenerateDone(BaseModel):
 PageState = Literal["new", "changed", "unchanged", "deleted", "failed"]
 PAGE_ID_PATTERN = r"^[0-9a-f]{1,64}$"  # a hex hash of the normalised URL
 JOB_ID_PATTERN = r"^[A-Za-z0-9_-]{1,128}$"  # what RQ accepts as a job id
+UPDATE_ID_PATTERN = r"^[0-9a-f]{12}$"  # an update id (services/gateway/updates.py makes them)
 
 
 class PageInfo(BaseModel):
@@ -177,7 +178,7 @@ class Chunk(BaseModel):
 
 class SearchRequest(BaseModel):
     query: str = Field(min_length=1, max_length=2000)
-    top_k: int = Field(5, ge=1, le=50)
+    top_k: int | None = Field(None, ge=1, le=50)  # None: the service's index.top_k
     mode: Literal["dense", "sparse", "hybrid"] | None = None
 
 

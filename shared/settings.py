@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_nested_delimiter="__",
         env_file=None,
-        extra="ignore",
+        extra="forbid",  # a YAML key, .secrets.env line or SECTION__KEY variable we do not know
         case_sensitive=False,
     )
 
@@ -159,7 +159,11 @@ def describe_errors(error: ValidationError) -> str:
     lines = []
     for item in error.errors():
         key = ".".join(str(part) for part in item["loc"])
-        if not key:  # a rule across keys: its message names them (the input would be everything)
+        if item["type"] == "extra_forbidden":
+            env = key.upper().replace(".", "__")
+            lines.append(f"{key}: no such setting (YAML key {key} or variable {env}): check the "
+                         "spelling against shared/settings_sections.py")
+        elif not key:  # a rule across keys: its message names them (the input would be everything)
             lines.append(item["msg"].removeprefix("Value error, "))
         else:
             lines.append(f"{key} = {item.get('input')!r}: {item['msg']}")

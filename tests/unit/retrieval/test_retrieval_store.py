@@ -180,3 +180,14 @@ def test_a_client_store_never_touches_another_collection(tmp_path: Path) -> None
         with pytest.raises(InvalidName):
             call()
     assert client.collection_exists(other) and bystander.info().points == len(CORPUS)
+
+
+def test_a_search_without_top_k_gets_index_top_k(store: VectorStore) -> None:
+    """Fault: index.top_k never reached a request (SearchRequest filled in 5 before the
+    retriever could fall back to it)."""
+    from shared.schemas import SearchRequest
+
+    r = retriever(store, top_k=2)
+    fill(r)
+    body = SearchRequest.model_validate({"query": "exclusions for linux"})
+    assert len(r.search(body.query, body.top_k, body.mode).hits) == 2
