@@ -102,7 +102,7 @@ def retry_update(redis: Redis, settings: Settings, update_id: str) -> UpdateReco
             enqueue_stage(redis, settings, record, stage)
             break
     record.status, record.error, record.finished_at, record.snapshot = "running", None, None, []
-    updates.save(redis, record)
+    updates.register(redis, record)  # to the head of the list, where the monitor settles it
     log.info("[gateway.update] %s retried from stage %s", record.id, stage)
     return record
 

@@ -72,8 +72,10 @@ def load(redis: Redis, update_id: str) -> UpdateRecord:
 
 
 def register(redis: Redis, record: UpdateRecord) -> None:
-    """Save a new record and put it at the head of the recent list."""
+    """Save a record and put it at the head of the recent list (a retried one moves there: the
+    monitor settles only the most recent updates)."""
     save(redis, record)
+    redis.lrem(LIST_KEY, 0, record.id)
     redis.lpush(LIST_KEY, record.id)
     redis.ltrim(LIST_KEY, 0, KEEP_RECORDS - 1)
 
