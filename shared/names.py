@@ -28,8 +28,8 @@ def is_name(value: object) -> bool:
 def check_name(value: str, what: str = "name") -> str:
     """The value itself when it is a valid name, else InvalidName naming what it was for."""
     if not is_name(value):
-        raise InvalidName(f"{what}: {value!r} is not a valid name (a letter or digit, then up to 127 "
-                          "letters, digits, '.', '_' or '-')")
+        raise InvalidName(f"{what}: {value!r} is not a valid name (a letter or digit, then up to "
+                          "127 letters, digits, '.', '_' or '-')")
     return value
 
 

@@ -42,7 +42,8 @@ def internal_token_required(settings: Settings) -> bool:
 
 
 def bearer_matches(authorization: str | None, *tokens: str) -> bool:
-    """Whether the header is `Bearer <t>` for one of the non-empty tokens (constant-time compare)."""
+    """Whether the header is `Bearer <t>` for one of the non-empty tokens (compared in constant
+    time)."""
     given = (authorization or "").encode()
     return any(hmac.compare_digest(given, f"Bearer {token}".encode()) for token in tokens if token)
 
@@ -56,7 +57,7 @@ def startup_refusal(settings: Settings, process: str) -> str | None:
 
 
 def redis_refusal(settings: Settings) -> str | None:
-    """One line naming the variable to set when Redis would listen beyond loopback with no password."""
+    """One line naming the variable to set when Redis would listen beyond loopback unguarded."""
     if not is_loopback(settings.redis_host) and not settings.redis_password:
         return (f"mde redis: REDIS_HOST={settings.redis_host} listens beyond loopback with no "
                 "password: set REDIS_PASSWORD (make setup writes one to .secrets.env)")
@@ -88,7 +89,8 @@ class SameSiteWrites:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+            headers = {key.decode("latin-1").lower(): value.decode("latin-1")
+                       for key, value in scope["headers"]}
             reason = cross_site(scope["method"], headers, self.bind_host)
             if reason is not None:
                 return await self._refuse(scope, receive, send, reason)

@@ -67,8 +67,8 @@ class BodyLimit:
 
 def token_guard(settings: Settings, update: bool = False) -> Callable[..., None]:
     """A dependency for mutating routes: the internal token once a service leaves loopback (or with
-    REQUIRE_INTERNAL_TOKEN); with `update`, UPDATE_TOKEN opens the route too and, once set, is needed.
-    A required token that is not configured refuses every request (fail closed)."""
+    REQUIRE_INTERNAL_TOKEN); with `update`, UPDATE_TOKEN opens the route too and, once set, is
+    needed. A required token that is not configured refuses every request (fail closed)."""
     required = internal_token_required(settings) or (update and bool(settings.update_token))
     tokens = (settings.internal_token, settings.update_token if update else "")
     needed = "UPDATE_TOKEN or the internal token" if update else "the internal token"
@@ -105,7 +105,7 @@ def _install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception) -> JSONResponse:
-        # a bug still answers a problem document, never a plain-text 500 (the server logs the traceback)
+        # a bug still answers a problem document, never plain text (the server logs the traceback)
         log.error("%s %s: unexpected %s: %s", request.method, request.url.path,
                   type(error).__name__, error)
         detail = f"unexpected {type(error).__name__} on {request.url.path}; see the service log"
@@ -142,7 +142,8 @@ class Problem(BaseModel):
 COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": Problem, "description": description} for status, description in (
         (400, "bad request"), (401, "missing or wrong token"),
-        (403, "a mutating request a browser sent from another site"), (404, "unknown route or item"),
+        (403, "a mutating request a browser sent from another site"),
+        (404, "unknown route or item"),
         (409, "conflicts with work in progress"), (413, "body or input over a limit"),
         (422, "invalid request, the field is named"), (429, "busy or too soon: see Retry-After"),
         (502, "an upstream service is not reachable"), (503, "not ready or busy: see Retry-After"))

@@ -49,8 +49,8 @@ def create_app() -> FastAPI:
 
     update_token = TokenDep(settings, update=True)  # UPDATE_TOKEN or the internal token
 
-    @app.post("/update", status_code=202, responses={401: {}, 429: {"description": "busy or too soon"}},
-              dependencies=[update_token])
+    @app.post("/update", status_code=202, dependencies=[update_token],
+              responses={401: {}, 429: {"description": "busy or too soon"}})
     async def start_update(request: Request, body: UpdateRequest | None = None,
                            force: bool = False) -> dict[str, str]:
         """Start crawl -> index -> prepare_dataset -> finetune (-> merge)."""

@@ -42,7 +42,7 @@ def test_pages_crawls_and_html_are_served(
     html = client.get(f"/pages/{page['id']}/html")
     assert html.headers["content-type"] == "text/html; charset=utf-8"
     assert f"<title>{ARTICLES[slug]['title']}" in html.text
-    # hostile input: crawled HTML with scripts; served sandboxed, its scripts never run on this origin
+    # hostile input: crawled HTML with scripts; sandboxed, they never run on the crawler's origin
     assert html.headers["content-security-policy"] == "sandbox"
     assert html.headers["x-content-type-options"] == "nosniff"
 

@@ -11,7 +11,8 @@ from tests.integration.gateway_kit import Pipeline
 from tests.unit.test_security import EVIL
 
 
-def test_a_page_on_another_site_cannot_start_an_update(make_pipeline: Callable[..., Pipeline]) -> None:
+def test_a_page_on_another_site_cannot_start_an_update(
+        make_pipeline: Callable[..., Pipeline]) -> None:
     """Fault: any page the admin opens runs `fetch("http://127.0.0.1:8680/update?force=true",
     {method: "POST", mode: "no-cors"})`; these are the headers the browser sends with it."""
     pipeline = make_pipeline()
@@ -41,7 +42,8 @@ def test_update_routes_take_the_internal_token_when_it_is_required(
     assert pipeline.wait_for(update_id)["status"] == "failed"
     retry = pipeline.url(f"/update/{update_id}/retry")
     assert httpx.post(retry, timeout=10).status_code == 401
-    assert httpx.post(retry, headers={"Authorization": "Bearer wrong"}, timeout=10).status_code == 401
+    wrong = {"Authorization": "Bearer wrong"}
+    assert httpx.post(retry, headers=wrong, timeout=10).status_code == 401
     assert httpx.post(retry, headers=internal, timeout=10).status_code == 202
 
 
@@ -56,6 +58,6 @@ def test_update_token_or_internal_token(make_pipeline: Callable[..., Pipeline]) 
                        timeout=10)
     assert first.status_code == 202
     assert pipeline.wait_for(first.json()["update_id"])["status"] == "finished"
-    second = httpx.post(url, json={"stages": ["crawl"]}, headers={"Authorization": "Bearer int-tok"},
-                        timeout=10)
+    second = httpx.post(url, json={"stages": ["crawl"]},
+                        headers={"Authorization": "Bearer int-tok"}, timeout=10)
     assert second.status_code == 202

@@ -168,4 +168,5 @@ def test_a_retried_old_update_is_settled(make_pipeline: Callable[..., Pipeline])
     (pipeline.stage_dir / "crawl.fail").unlink()
     assert httpx.post(pipeline.url(f"/update/{ids[0]}/retry"), timeout=10).status_code == 202
     assert pipeline.wait_for(ids[0], timeout=30)["status"] == "finished"
-    assert httpx.get(pipeline.url("/updates?limit=1"), timeout=10).json()["items"][0]["id"] == ids[0]
+    newest = httpx.get(pipeline.url("/updates?limit=1"), timeout=10).json()["items"][0]
+    assert newest["id"] == ids[0]

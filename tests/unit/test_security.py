@@ -1,4 +1,4 @@
-"""The shared walls (shared/security.py): loopback, bearer tokens, and which requests are cross-site."""
+"""The shared walls (shared/security.py): loopback, bearer tokens, which requests are cross-site."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from shared.security import bearer_matches, cross_site, is_loopback
 
 # What Chrome and Firefox send on `fetch("http://127.0.0.1:8680/update?force=true",
 # {method: "POST", mode: "no-cors"})` from a page on another site.
-EVIL = {"origin": "https://evil.example", "sec-fetch-site": "cross-site", "sec-fetch-mode": "no-cors",
-        "sec-fetch-dest": "empty", "content-type": "text/plain;charset=UTF-8",
-        "host": "127.0.0.1:8680"}
+EVIL = {"origin": "https://evil.example", "sec-fetch-site": "cross-site",
+        "sec-fetch-mode": "no-cors", "sec-fetch-dest": "empty",
+        "content-type": "text/plain;charset=UTF-8", "host": "127.0.0.1:8680"}
 
 
 @pytest.mark.parametrize(("host", "loopback"), [
@@ -30,7 +30,7 @@ def test_bearer_matches_only_a_configured_token() -> None:
     (EVIL, True),                                                     # fault: the attack itself
     ({**EVIL, "sec-fetch-site": "same-site",                          # fault: another port here
       "origin": "http://127.0.0.1:9999"}, True),
-    ({"origin": "null", "host": "127.0.0.1:8680"}, True),             # fault: sandboxed page, file://
+    ({"origin": "null", "host": "127.0.0.1:8680"}, True),             # fault: sandbox, file://
     ({"origin": "https://evil.example", "host": "127.0.0.1:8680"}, True),  # fault: old browser
     ({"origin": "http://rebind.evil.example:8680",                    # fault: DNS rebinding
       "host": "rebind.evil.example:8680", "sec-fetch-site": "same-origin"}, True),

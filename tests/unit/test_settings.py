@@ -139,7 +139,7 @@ def test_stage_functions_are_checked_and_merged(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("UPDATE__STAGE_FUNCTIONS", '{"crawl": "services.crawlr.jobs.crawl_site"}')
     with pytest.raises(SettingsError, match="update.stage_functions.*services.crawlr.jobs"):
         load_settings()
-    monkeypatch.setenv("UPDATE__STAGE_FUNCTIONS", '{"crawling": "services.crawler.jobs.crawl_site"}')
+    monkeypatch.setenv("UPDATE__STAGE_FUNCTIONS", '{"crawling": "tests.unit.test_settings.x"}')
     with pytest.raises(SettingsError, match="unknown stage crawling"):
         load_settings()
     monkeypatch.setenv("UPDATE__STAGE_TIMEOUTS_SEC", '{"fine_tune": 60}')
@@ -154,7 +154,8 @@ def test_stage_functions_are_checked_and_merged(monkeypatch: pytest.MonkeyPatch)
     assert update.stage_functions["crawl"] == "services.crawler.jobs.crawl_site"  # kept
 
 
-def test_required_token_without_a_token_says_which_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_required_token_without_a_token_says_which_variable(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REQUIRE_INTERNAL_TOKEN", "true")
     monkeypatch.setenv("REDIS_PASSWORD", "do-not-print-me")
     with pytest.raises(SettingsError) as caught:
@@ -164,7 +165,8 @@ def test_required_token_without_a_token_says_which_variable(monkeypatch: pytest.
 
 
 def test_redis_password_is_quoted_in_the_url() -> None:
-    """Fault: a password with URL characters (before: `@` ended the password, `#` began a fragment)."""
+    """Fault: a password with URL characters (before: `@` ended the password, `#` began a
+    fragment)."""
     from redis import Redis
 
     password = "p@ss/w#rd%41:x?"
