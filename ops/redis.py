@@ -11,6 +11,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from shared.security import redis_refusal
 from shared.settings import Settings, get_settings
 
 INSTALL_HINT = ("redis-server not found: run `make setup` (apt-get install redis-server on "
@@ -37,6 +38,8 @@ def redis_config(settings: Settings) -> str:
 
 def main() -> None:
     settings = get_settings()
+    if refusal := redis_refusal(settings):
+        sys.exit(refusal)  # anyone who can write to Redis can make the workers run code
     binary = shutil.which("redis-server") or "/usr/bin/redis-server"
     if not Path(binary).exists():
         sys.exit(f"mde: {INSTALL_HINT}")

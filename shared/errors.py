@@ -2,10 +2,12 @@
 
 ServiceError
  ├── BadRequest (400)          ├── NotFound (404)
- ├── Unprocessable (422)
  ├── Unauthorized (401)        ├── Conflict (409) ── IndexEmpty (409)
- ├── PayloadTooLarge (413)     ├── Busy (503, Retry-After)
- ├── TooManyRequests (429)     └── NotReady (503)
+ ├── Forbidden (403)           ├── Busy (503, Retry-After)
+ ├── Unprocessable (422)       └── NotReady (503)
+ │    └── InvalidName (422)
+ ├── PayloadTooLarge (413)
+ ├── TooManyRequests (429)
  └── UpstreamError (502)
 """
 
@@ -29,6 +31,10 @@ class Unauthorized(ServiceError):
     status, code = 401, "unauthorized"
 
 
+class Forbidden(ServiceError):
+    status, code = 403, "forbidden"
+
+
 class NotFound(ServiceError):
     status, code = 404, "not_found"
 
@@ -43,6 +49,10 @@ class IndexEmpty(Conflict):
 
 class Unprocessable(ServiceError):
     status, code = 422, "invalid_request"
+
+
+class InvalidName(Unprocessable):
+    code = "invalid_name"
 
 
 class PayloadTooLarge(ServiceError):
@@ -67,7 +77,8 @@ class NotReady(ServiceError):
 
 BY_CODE: dict[str, type[ServiceError]] = {
     cls.code: cls
-    for cls in (BadRequest, Unauthorized, NotFound, Conflict, IndexEmpty, Unprocessable,
+    for cls in (BadRequest, Unauthorized, Forbidden, NotFound, Conflict, IndexEmpty, Unprocessable,
+                InvalidName,
                 PayloadTooLarge, TooManyRequests, UpstreamError, Busy, NotReady)
 }
 

@@ -7,6 +7,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from shared.names import check_name, child_path
+
 POINTER = "current"
 
 
@@ -17,13 +19,14 @@ def read_pointer(folder: str | Path) -> str | None:
         version = path.read_text(encoding="utf-8").strip()
     except FileNotFoundError:
         return None
-    return version or None
+    # a pointer edited by hand or torn by a bug must not lead outside its folder
+    return check_name(version, f"{path}") if version else None
 
 
 def write_pointer(folder: str | Path, version: str) -> None:
     """Point `folder/current` at version (which must be a subfolder) in one atomic rename."""
     folder = Path(folder)
-    if not (folder / version).is_dir():
+    if not child_path(folder, version, "version").is_dir():
         raise FileNotFoundError(f"{folder / version} is not a published version folder")
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".current-")
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -38,5 +41,5 @@ def current_version_dir(folder: str | Path) -> Path | None:
     version = read_pointer(folder)
     if version is None:
         return None
-    path = Path(folder) / version
+    path = child_path(folder, version, "version")
     return path if path.is_dir() else None

@@ -42,6 +42,15 @@ def job_progress(min_interval_sec: float = 0.5) -> Progress:
     return report
 
 
+def tee_progress(*reporters: Progress) -> Progress:
+    """Progress that goes to each of the reporters."""
+    def report(stage: str, done: int, total: int, message: str = "", **counts: Any) -> None:
+        for reporter in reporters:
+            reporter(stage, done, total, message, **counts)
+
+    return report
+
+
 @contextmanager
 def bar_progress(description: str = "") -> Iterator[Progress]:
     """A rich progress bar for the CLI; one task per stage."""

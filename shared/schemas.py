@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
+from shared.names import Name
+
 Mode = Literal["rag", "ft", "rag_ft"]
 
 
@@ -123,7 +125,7 @@ class GenerateDone(BaseModel):
 PageState = Literal["new", "changed", "unchanged", "deleted", "failed"]
 PAGE_ID_PATTERN = r"^[0-9a-f]{1,64}$"  # a hex hash of the normalised URL
 JOB_ID_PATTERN = r"^[A-Za-z0-9_-]{1,128}$"  # what RQ accepts as a job id
-VERSION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"  # an adapter or merged-weights folder
+UPDATE_ID_PATTERN = r"^[0-9a-f]{12}$"  # an update id (services/gateway/updates.py makes them)
 
 
 class PageInfo(BaseModel):
@@ -210,7 +212,7 @@ class Chunk(BaseModel):
 
 class SearchRequest(BaseModel):
     query: str = Field(min_length=1, max_length=2000)
-    top_k: int = Field(5, ge=1, le=50)
+    top_k: int | None = Field(None, ge=1, le=50)  # None: the service's index.top_k
     mode: Literal["dense", "sparse", "hybrid"] | None = None
 
 
@@ -269,7 +271,7 @@ class PointIn(BaseModel):
 
 class PointsUpsert(BaseModel):
     points: list[PointIn] = Field(min_length=1)
-    build: str | None = None  # write into an unpublished full rebuild instead of the serving index
+    build: Name | None = None  # write into an unpublished full rebuild instead of the serving index
 
 
 class PointsWritten(BaseModel):

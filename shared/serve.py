@@ -8,6 +8,7 @@ import sys
 import uvicorn
 
 from shared.logging import setup_logging
+from shared.security import startup_refusal
 from shared.settings import SERVICES, get_settings
 
 
@@ -16,6 +17,8 @@ def main() -> None:
     parser.add_argument("service", choices=SERVICES)
     args = parser.parse_args()
     settings = get_settings()
+    if refusal := startup_refusal(settings, args.service):
+        sys.exit(refusal)  # fail closed: no mutating route beyond loopback without its token
     setup_logging(settings.log_level)
     if args.service == "generation":
         from pathlib import Path

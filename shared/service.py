@@ -1,9 +1,9 @@
-"""What every service app shares: /health, /ready, /metrics, problem details, body limit, token."""
+"""What every service app shares: /health, /ready, /metrics, problem details, body limit, token,
+and the refusal of cross-site writes."""
 
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -18,13 +18,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.errors import PayloadTooLarge, ServiceError, Unauthorized, problem
+from shared.security import SameSiteWrites, bearer_matches, internal_token_required
 from shared.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
 ReadyCheck = Callable[[], Awaitable[tuple[bool, str]]]
 PROBLEM_JSON = "application/problem+json"
-LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 REQUESTS = Counter("mde_http_requests_total", "HTTP requests", ["service", "route", "status"])
 LATENCY = Histogram("mde_http_request_seconds", "HTTP request latency", ["service", "route"])
@@ -65,17 +65,17 @@ class BodyLimit:
         await problem_response(413, "Payload Too Large", detail, "payload_too_large")(scope, receive, send)
 
 
-def token_guard(settings: Settings) -> Callable[..., None]:
-    """A dependency for mutating routes: needs the internal token once a service leaves loopback."""
-    required = settings.internal_token and (
-        settings.require_internal_token or settings.bind_host not in LOOPBACK_HOSTS)
+def token_guard(settings: Settings, update: bool = False) -> Callable[..., None]:
+    """A dependency for mutating routes: the internal token once a service leaves loopback (or with
+    REQUIRE_INTERNAL_TOKEN); with `update`, UPDATE_TOKEN opens the route too and, once set, is
+    needed. A required token that is not configured refuses every request (fail closed)."""
+    required = internal_token_required(settings) or (update and bool(settings.update_token))
+    tokens = (settings.internal_token, settings.update_token if update else "")
+    needed = "UPDATE_TOKEN or the internal token" if update else "the internal token"
 
     def check(authorization: Annotated[str | None, Header()] = None) -> None:
-        if not required:
-            return
-        expected = f"Bearer {settings.internal_token}"
-        if not authorization or not hmac.compare_digest(authorization.encode(), expected.encode()):
-            raise Unauthorized("missing or wrong internal token (Authorization: Bearer ...)")
+        if required and not bearer_matches(authorization, *tokens):
+            raise Unauthorized(f"missing or wrong token: send Authorization: Bearer <{needed}>")
 
     return check
 
@@ -102,6 +102,14 @@ def _install_handlers(app: FastAPI) -> None:
     async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
         detail = str(error.detail) if error.status_code != 404 else f"no route {request.url.path}"
         return problem_response(error.status_code, str(error.detail), detail, headers=error.headers)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, error: Exception) -> JSONResponse:
+        # a bug still answers a problem document, never plain text (the server logs the traceback)
+        log.error("%s %s: unexpected %s: %s", request.method, request.url.path,
+                  type(error).__name__, error)
+        detail = f"unexpected {type(error).__name__} on {request.url.path}; see the service log"
+        return problem_response(500, "Internal Server Error", detail, "internal")
 
 
 def _install_metrics(app: FastAPI, name: str, on_metrics: Callable[[], None] | None) -> None:
@@ -133,7 +141,9 @@ class Problem(BaseModel):
 # Statuses the shared error handling can answer on any route, documented once for all of them.
 COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": Problem, "description": description} for status, description in (
-        (400, "bad request"), (401, "missing or wrong token"), (404, "unknown route or item"),
+        (400, "bad request"), (401, "missing or wrong token"),
+        (403, "a mutating request a browser sent from another site"),
+        (404, "unknown route or item"),
         (409, "conflicts with work in progress"), (413, "body or input over a limit"),
         (422, "invalid request, the field is named"), (429, "busy or too soon: see Retry-After"),
         (502, "an upstream service is not reachable"), (503, "not ready or busy: see Retry-After"))
@@ -149,6 +159,7 @@ def create_service_app(name: str, checks: dict[str, ReadyCheck],
     _install_handlers(app)
     _install_metrics(app, name, on_metrics)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SameSiteWrites, bind_host=settings.bind_host)
 
     @app.get("/health")
     async def health() -> dict[str, str]:
@@ -176,5 +187,5 @@ def redis_check(settings: Settings) -> ReadyCheck:
     return check
 
 
-def TokenDep(settings: Settings | None = None) -> Any:  # noqa: N802 - reads like a type alias
-    return Depends(token_guard(settings or get_settings()))
+def TokenDep(settings: Settings | None = None, update: bool = False) -> Any:  # noqa: N802
+    return Depends(token_guard(settings or get_settings(), update))

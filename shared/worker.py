@@ -71,7 +71,8 @@ def main() -> None:
     reachable, detail = redis_ping(settings)
     if not reachable:
         sys.exit(f"mde worker: Redis at {settings.redis_host}:{settings.redis_port} is not "
-                 f"reachable ({detail}); start it with `make run` or ops/redis.sh")
+                 f"reachable ({detail}); start it with `make run`, or Redis alone with "
+                 "`.venv/bin/python -m ops.redis`")
     if args.queue == TRAIN:
         from shared.mlx_runtime import use_fast_blas
 

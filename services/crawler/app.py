@@ -6,6 +6,7 @@ import asyncio
 from typing import Annotated
 
 from fastapi import Body, FastAPI, Query
+from fastapi import Path as FastAPIPath
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
@@ -13,11 +14,16 @@ from services.crawler.jobs import enqueue_crawl
 from services.crawler.ledger import CrawlLedger
 from services.crawler.store import PageStore
 from shared.errors import NotFound
-from shared.schemas import CrawlInfo, CrawlList, CrawlStarted, PageDetail, PageList, PageState
+from shared.schemas import (
+    PAGE_ID_PATTERN, CrawlInfo, CrawlList, CrawlStarted, PageDetail, PageList, PageState,
+)
 from shared.service import TokenDep, create_service_app, redis_check
 from shared.settings import Settings, get_settings
 
 HTML = "text/html; charset=utf-8"
+PageId = Annotated[str, FastAPIPath(pattern=PAGE_ID_PATTERN)]
+# crawled HTML is someone else's page: never let its scripts run on this API's origin
+RAW_HTML_HEADERS = {"Content-Security-Policy": "sandbox", "X-Content-Type-Options": "nosniff"}
 
 
 class CrawlRequest(BaseModel):
@@ -44,7 +50,7 @@ def _page_routes(app: FastAPI, store: PageStore) -> None:
         return store.list_pages(state, q, limit, offset)
 
     @app.get("/pages/{page_id}", response_model=PageDetail)
-    def get_page(page_id: str) -> PageDetail:
+    def get_page(page_id: PageId) -> PageDetail:
         """A page's metadata and its outcome in each crawl, newest first."""
         info = store.get(page_id)
         if info is None:
@@ -53,12 +59,13 @@ def _page_routes(app: FastAPI, store: PageStore) -> None:
 
     @app.get("/pages/{page_id}/html", response_class=Response,
              responses={200: {"content": {"text/html": {}}}})
-    def get_html(page_id: str) -> Response:
-        """The stored HTML (UTF-8), for an indexer that does not share the data folder."""
+    def get_html(page_id: PageId) -> Response:
+        """The stored HTML (UTF-8), for an indexer that does not share the data folder; sandboxed
+        (`Content-Security-Policy: sandbox`) so its scripts never run next to the APIs."""
         html = store.read_html(page_id) if store.get(page_id) else None
         if html is None:
             raise NotFound(f"no stored HTML for page {page_id}")
-        return Response(html, media_type=HTML)
+        return Response(html, media_type=HTML, headers=RAW_HTML_HEADERS)
 
 
 def _crawl_routes(app: FastAPI, ledger: CrawlLedger, settings: Settings) -> None:

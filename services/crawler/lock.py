@@ -21,15 +21,12 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from shared.errors import Conflict
+from shared.locks import REFRESH, RELEASE
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 
 LOCK_KEY = "mde:crawl:lock"
-RELEASE = ("if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) "
-           "end return 0")
-REFRESH = ("if redis.call('get', KEYS[1]) == ARGV[1] then "
-           "return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0")
 
 
 def _alive(pid: int) -> bool:

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from shared.names import child_path
 from shared.schemas import PageInfo, PageList, PageOutcome
 from shared.settings import Settings
 
@@ -107,7 +108,7 @@ class PageStore:
     # --- reads ---
 
     def raw_path(self, page_id: str) -> Path:
-        return self.raw_dir / f"{page_id}.html"
+        return child_path(self.raw_dir, f"{page_id}.html", "page id")
 
     def get(self, page_id: str) -> PageInfo | None:
         rows = self.query("SELECT * FROM pages WHERE id = ?", (page_id,))

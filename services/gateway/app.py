@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 from contextlib import asynccontextmanager
-from typing import Annotated, Any, AsyncIterator
+from typing import Any, AsyncIterator
 
-from fastapi import FastAPI, Header, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from starlette.routing import Route
@@ -20,9 +19,8 @@ from services.gateway.metrics import refresh_queue_gauges
 from services.gateway.monitor import Monitor
 from services.gateway.proxy import Proxy
 from services.gateway.readiness import service_check
-from shared.errors import Unauthorized
 from shared.queues import redis_connection
-from shared.service import ReadyCheck, create_service_app, redis_check
+from shared.service import ReadyCheck, TokenDep, create_service_app, redis_check
 from shared.settings import SERVICES, get_settings
 
 log = logging.getLogger(__name__)
@@ -54,18 +52,13 @@ def create_app() -> FastAPI:
                              on_metrics=lambda: refresh_queue_gauges(redis))
     app.router.routes.append(Route("/mcp", mcp, include_in_schema=False))  # MCP, see mcp_http.py
 
-    def check_update_token(authorization: str | None) -> None:
-        if not settings.update_token:
-            return
-        expected = f"Bearer {settings.update_token}".encode()
-        if not authorization or not hmac.compare_digest(authorization.encode(), expected):
-            raise Unauthorized("POST /update needs Authorization: Bearer <UPDATE_TOKEN>")
+    update_token = TokenDep(settings, update=True)  # UPDATE_TOKEN or the internal token
 
-    @app.post("/update", status_code=202, responses={401: {}, 429: {"description": "busy or too soon"}})
-    async def start_update(request: Request, body: UpdateRequest | None = None, force: bool = False,
-                           authorization: Annotated[str | None, Header()] = None) -> dict[str, str]:
+    @app.post("/update", status_code=202, dependencies=[update_token],
+              responses={401: {}, 429: {"description": "busy or too soon"}})
+    async def start_update(request: Request, body: UpdateRequest | None = None,
+                           force: bool = False) -> dict[str, str]:
         """Start crawl -> index -> prepare_dataset -> finetune (-> merge)."""
-        check_update_token(authorization)
         body = body or UpdateRequest()
         record = await asyncio.to_thread(pipeline.start_update, redis, settings, body.stages,
                                          body.full, force)
@@ -80,9 +73,9 @@ def create_app() -> FastAPI:
         body = {k: v for k, v in record.__dict__.items() if k != "snapshot"}
         return {**body, "stages": pipeline.stage_views(redis, record)}
 
-    @app.post("/update/{update_id}/retry", status_code=202, responses={401: {}, 409: {}, 429: {}})
-    async def retry(update_id: str, authorization: Annotated[str | None, Header()] = None) -> dict[str, str]:
-        check_update_token(authorization)
+    @app.post("/update/{update_id}/retry", status_code=202, responses={401: {}, 409: {}, 429: {}},
+              dependencies=[update_token])
+    async def retry(update_id: str) -> dict[str, str]:
         record = await asyncio.to_thread(pipeline.retry_update, redis, settings, update_id)
         return {"update_id": record.id, "status_url": f"/update/{record.id}"}
 

@@ -38,7 +38,8 @@ def update(stages: list[str] = typer.Option(None, "--stages", help="crawl, index
            wait: bool = typer.Option(False, "--wait", help="follow the stages until done")) -> None:
     """Start an update on the running stack (POST /update on the gateway)."""
     settings = get_settings()
-    client = ServiceClient("gateway", settings.gateway_url, settings.update_token, timeout=30)
+    token = settings.update_token or settings.internal_token  # the gateway takes either
+    client = ServiceClient("gateway", settings.gateway_url, token, timeout=30)
     try:
         response = client.post("/update", params={"force": str(force).lower()},
                                json={"stages": stages or None, "full": full})

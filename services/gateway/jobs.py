@@ -17,16 +17,17 @@ from shared.settings import Settings, get_settings
 log = logging.getLogger("gateway.update")
 
 
-def stage_function(settings: Settings, stage: str) -> Callable[..., Any] | None:
+class StageNotFound(RuntimeError):
+    """A stage's job function cannot be imported: a typo is an error, never a skipped stage."""
+
+
+def stage_function(settings: Settings, stage: str) -> Callable[..., Any]:
     path = settings.update.stage_functions[stage]
-    module_name, name = path.rsplit(".", 1)
+    module_name, _, name = path.rpartition(".")
     try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as error:
-        if error.name and module_name.startswith(error.name):
-            return None
-        raise
-    return getattr(module, name)
+        return getattr(importlib.import_module(module_name), name)  # type: ignore[no-any-return]
+    except (ImportError, AttributeError, ValueError) as error:
+        raise StageNotFound(f"update.stage_functions.{stage} = {path!r}: {error}") from error
 
 
 @contextmanager
@@ -58,13 +59,10 @@ def run_stage(update_id: str, stage: str) -> dict[str, Any]:
     record = updates.load(redis, update_id)
     function = stage_function(settings, stage)
     log.info("[gateway.update] %s stage %s started", update_id, stage)
-    if function is None:
-        result: dict[str, Any] = {"skipped": True, "reason": f"stage {stage} is not installed"}
-    else:
-        kwargs = {"full": record.full} if "full" in inspect.signature(function).parameters else {}
-        with lock_heartbeat(settings, update_id):
-            result = function(**kwargs)
-        result = result if isinstance(result, dict) else {"value": result}
+    kwargs = {"full": record.full} if "full" in inspect.signature(function).parameters else {}
+    with lock_heartbeat(settings, update_id):
+        result = function(**kwargs)
+    result = result if isinstance(result, dict) else {"value": result}
     following = record.next_stage(stage)
     if following:
         pipeline.enqueue_stage(redis, settings, record, following, depends_on=result.get("final_job_id"))

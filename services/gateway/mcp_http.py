@@ -1,14 +1,14 @@
 """The MCP server's streamable HTTP transport, mounted on the gateway at /mcp.
 
 Stateless JSON mode: every POST carries a whole exchange, so any gateway replica can answer it.
-Token rule as for the gateway's other guarded routes: with UPDATE_TOKEN set, a request needs
-`Authorization: Bearer $UPDATE_TOKEN`. On loopback the SDK also refuses foreign Host and Origin
+Token rule as for the gateway's `/update`: once UPDATE_TOKEN is set or the internal token is
+required (beyond loopback, or REQUIRE_INTERNAL_TOKEN), a request needs `Authorization: Bearer` with
+one of the two. On loopback the SDK also refuses foreign Host and Origin
 headers (DNS rebinding, cross-site pages).
 """
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -18,7 +18,8 @@ from starlette.types import Receive, Scope, Send
 
 from services.gateway.mcp_server import build_server
 from shared.errors import Unauthorized
-from shared.service import LOOPBACK_HOSTS, problem_response
+from shared.security import bearer_matches, internal_token_required, is_loopback
+from shared.service import problem_response
 from shared.settings import Settings
 
 PATH = "/mcp"
@@ -26,7 +27,7 @@ PATH = "/mcp"
 
 def transport_security(settings: Settings) -> TransportSecuritySettings:
     """Host and Origin checks on loopback; beyond it the token guards (the host name varies)."""
-    if settings.bind_host not in LOOPBACK_HOSTS:
+    if not is_loopback(settings.bind_host):
         return TransportSecuritySettings(enable_dns_rebinding_protection=False)
     return TransportSecuritySettings(
         enable_dns_rebinding_protection=True,
@@ -38,7 +39,8 @@ class McpEndpoint:
     """An ASGI app for /mcp; enter `running()` in the gateway's lifespan."""
 
     def __init__(self, settings: Settings) -> None:
-        self.token = settings.update_token
+        self.tokens = (settings.update_token, settings.internal_token)
+        self.required = bool(settings.update_token) or internal_token_required(settings)
         self.server = build_server(settings)
         self.server.streamable_http_app(streamable_http_path=PATH, stateless_http=True,
                                         json_response=True,
@@ -52,10 +54,10 @@ class McpEndpoint:
             yield
 
     def authorized(self, scope: Scope) -> bool:
-        if not self.token:
+        if not self.required:
             return True
-        sent = dict(scope["headers"]).get(b"authorization", b"")
-        return hmac.compare_digest(sent, f"Bearer {self.token}".encode())
+        sent = dict(scope["headers"]).get(b"authorization", b"").decode(errors="replace")
+        return bearer_matches(sent, *self.tokens)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if not self.authorized(scope):

@@ -8,7 +8,6 @@ update id and stage, so a retried stage never enqueues its successor twice.
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import math
 import time
@@ -87,15 +86,6 @@ def enqueue_stage(redis: Redis, settings: Settings, record: UpdateRecord, stage:
         description=f"update {record.id}: {stage}")
 
 
-def stage_available(settings: Settings, stage: str) -> bool:
-    """Whether the stage's job module is installed in this deployment."""
-    module = settings.update.stage_functions[stage].rsplit(".", 1)[0]
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
-        return False
-
-
 def retry_update(redis: Redis, settings: Settings, update_id: str) -> UpdateRecord:
     """Resume a failed update from its failed stage (later stages follow as usual)."""
     record = updates.load(redis, update_id)
@@ -112,7 +102,7 @@ def retry_update(redis: Redis, settings: Settings, update_id: str) -> UpdateReco
             enqueue_stage(redis, settings, record, stage)
             break
     record.status, record.error, record.finished_at, record.snapshot = "running", None, None, []
-    updates.save(redis, record)
+    updates.register(redis, record)  # to the head of the list, where the monitor settles it
     log.info("[gateway.update] %s retried from stage %s", record.id, stage)
     return record
 
@@ -148,12 +138,28 @@ def _stage_view(redis: Redis, record: UpdateRecord, stage: str) -> dict[str, Any
         if result.get("skipped") is True:  # a stage may report a dict of skip counts
             view["state"] = "skipped"
         final = result.get("final_job_id")
-        if final and (tail := _fetch(redis, final)) is not None and _status(tail) != "finished":
-            view["state"] = "failed" if _status(tail) in ("failed", "stopped", "canceled") else "started"
-            view["progress"] = tail.meta or view["progress"]
+        if final and (tail := _fetch(redis, final)) is not None:
+            if _status(tail) != "finished":
+                view["state"] = "failed" if _status(tail) in ("failed", "stopped", "canceled") \
+                    else "started"
+            view["progress"] = _fan_out_progress(redis, result, tail.meta or view["progress"])
     if view["state"] == "failed":
         view["error"] = _last_line(job.latest_result().exc_string if job.latest_result() else None)
     return view
+
+
+def _fan_out_progress(redis: Redis, result: dict[str, Any],
+                      latest: dict[str, Any]) -> dict[str, Any]:
+    """A fanned-out stage's progress is the sum of its batch jobs' (each has `done` and `total` in
+    its meta; a finished batch counts whole), with the phase and message of the latest report."""
+    batches = [job for job in Job.fetch_many(result.get("batch_job_ids") or [], connection=redis)
+               if job is not None]
+    if not batches:
+        return latest
+    totals = [int(job.meta.get("total") or 0) for job in batches]
+    done = sum(total if _status(job) == "finished" else min(int(job.meta.get("done") or 0), total)
+               for job, total in zip(batches, totals))
+    return {**latest, "done": done, "total": sum(totals)}
 
 
 def _status(job: Job) -> str:

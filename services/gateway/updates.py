@@ -1,12 +1,15 @@
 """Update records and the update lock, kept in Redis so every gateway and worker sees the same state.
 
-Keys: `mde:update:lock` (the running update's id, with a TTL renewed by a heartbeat), `mde:update:<id>`
-(the record, JSON), `mde:updates` (recent ids, newest first), `mde:update:last_finished`.
+Keys: `mde:update:lock` (the running update's id, with a TTL renewed by a heartbeat),
+`mde:update:record:<id>` (the record, JSON), `mde:updates` (recent ids, newest first),
+`mde:update:last_finished`. Records have their own prefix and ids are 12 hex digits, so no id
+can name the lock or the marker (`GET /update/lock` used to read the lock as a record: a 500).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -15,13 +18,17 @@ from typing import Any
 from redis import Redis
 
 from shared.errors import NotFound
+from shared.locks import REFRESH_OR_TAKE, RELEASE
+from shared.schemas import UPDATE_ID_PATTERN
+from shared.settings_sections import STAGES
 
 LOCK_KEY = "mde:update:lock"
+RECORD_PREFIX = "mde:update:record:"
+LEGACY_PREFIX = "mde:update:"  # records written before the prefix above; read, never written
 LIST_KEY = "mde:updates"
 LAST_FINISHED_KEY = "mde:update:last_finished"
 SCHEDULER_KEY = "mde:scheduler"
 KEEP_RECORDS = 50
-STAGES = ("crawl", "index", "prepare_dataset", "finetune", "merge")
 STAGE_QUEUES = {"crawl": "crawl", "index": "index", "prepare_dataset": "train", "finetune": "train",
                 "merge": "train"}
 TERMINAL = ("finished", "failed")
@@ -52,19 +59,23 @@ def new_update(stages: list[str], full: bool, trigger: str) -> UpdateRecord:
 
 
 def save(redis: Redis, record: UpdateRecord) -> None:
-    redis.set(f"mde:update:{record.id}", json.dumps(asdict(record)))
+    redis.set(RECORD_PREFIX + record.id, json.dumps(asdict(record)))
 
 
 def load(redis: Redis, update_id: str) -> UpdateRecord:
-    raw = redis.get(f"mde:update:{update_id}")
+    if not re.fullmatch(UPDATE_ID_PATTERN, update_id):
+        raise NotFound(f"no update with id {update_id!r}")
+    raw = redis.get(RECORD_PREFIX + update_id) or redis.get(LEGACY_PREFIX + update_id)
     if raw is None:
         raise NotFound(f"no update with id {update_id!r}")
     return UpdateRecord(**json.loads(raw))
 
 
 def register(redis: Redis, record: UpdateRecord) -> None:
-    """Save a new record and put it at the head of the recent list."""
+    """Save a record and put it at the head of the recent list (a retried one moves there: the
+    monitor settles only the most recent updates)."""
     save(redis, record)
+    redis.lrem(LIST_KEY, 0, record.id)
     redis.lpush(LIST_KEY, record.id)
     redis.ltrim(LIST_KEY, 0, KEEP_RECORDS - 1)
 
@@ -86,20 +97,14 @@ def acquire_lock(redis: Redis, update_id: str, ttl: int) -> bool:
 
 
 def renew_lock(redis: Redis, update_id: str, ttl: int) -> bool:
-    """Extend the lock if this update holds it (or take it back if it expired meanwhile)."""
-    holder = redis.get(LOCK_KEY)
-    if holder is None:
-        return acquire_lock(redis, update_id, ttl)
-    if holder.decode() != update_id:
-        return False
-    redis.expire(LOCK_KEY, ttl)
-    return True
+    """Extend the lock if this update holds it (or take it back if it expired meanwhile and nobody
+    took it): one script, so a lock that changed hands is never extended for its new holder."""
+    return bool(redis.eval(REFRESH_OR_TAKE, 1, LOCK_KEY, update_id, int(ttl * 1000)))
 
 
 def release_lock(redis: Redis, update_id: str) -> None:
-    holder = redis.get(LOCK_KEY)
-    if holder is not None and holder.decode() == update_id:
-        redis.delete(LOCK_KEY)
+    """Remove the lock if this update still holds it (compare-and-delete in one script)."""
+    redis.eval(RELEASE, 1, LOCK_KEY, update_id)
 
 
 def lock_holder(redis: Redis) -> tuple[str | None, int]:

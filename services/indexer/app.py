@@ -7,14 +7,14 @@ from typing import Annotated, Any
 from fastapi import Body, FastAPI
 from fastapi import Path as FastAPIPath
 from pydantic import BaseModel
-from rq import Queue
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
+from services.gateway import pipeline
 from services.indexer import indexing
 from services.indexer.peers import HttpPageSource
 from shared.errors import NotFound
-from shared.queues import INDEX, redis_connection
+from shared.queues import redis_connection
 from shared.schemas import JOB_ID_PATTERN, PAGE_ID_PATTERN, Chunk, PageInfo
 from shared.service import TokenDep, create_service_app, redis_check
 from shared.settings import get_settings
@@ -52,12 +52,12 @@ def create_app() -> FastAPI:
 
     @app.post("/index", status_code=202, response_model=IndexStarted, dependencies=[TokenDep(settings)])
     def start(body: IndexRequest | None = Body(None)) -> IndexStarted:
-        """Queue an index run (what changed since the last one, or everything with full)."""
-        queue = Queue(INDEX, connection=redis_connection(settings))
-        job = queue.enqueue_call("services.indexer.jobs.index_pages",
-                                 kwargs={"full": bool(body and body.full)}, timeout=3600,
-                                 result_ttl=7 * 24 * 3600, description="index (api)")
-        return IndexStarted(job_id=job.id, status_url=f"/index/{job.id}")
+        """Queue an index run (what changed since the last one, or everything with full) as an
+        index-only update: it takes the update lock, so it never runs beside an update (429)."""
+        record = pipeline.start_update(redis_connection(settings), settings, ["index"],
+                                       bool(body and body.full), force=True, trigger="indexer_api")
+        job_id = record.job_id("index")
+        return IndexStarted(job_id=job_id, status_url=f"/index/{job_id}")
 
     @app.get("/index/{job_id}")
     def status(job_id: Annotated[str, FastAPIPath(pattern=JOB_ID_PATTERN)]) -> dict[str, Any]:

@@ -3,7 +3,8 @@
 `index_pages` plans the run; a small update is done in the same job, a larger one fans out into
 `index_batch` jobs of `index.batch_pages` pages and a `finish_index` job that depends on all of them,
 removes deleted pages, publishes a full rebuild and returns the summary (its id is `final_job_id`).
-Batch jobs report their progress into the final job's meta, so one place shows the whole run.
+Batch jobs report their progress into their own meta (`batch_job_ids`: the stage's progress is
+their sum) and into the final job's meta (the running total, for `GET /index/{id}`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from rq.job import Dependency, Job
 from services.embedding.client import HttpEmbedder
 from services.indexer import indexing
 from services.indexer.peers import HttpPageSource, RetrievalClient
-from shared.progress import Progress, job_progress
+from shared.progress import Progress, job_progress, tee_progress
 from shared.queues import INDEX, redis_connection
 from shared.schemas import PageInfo
 from shared.settings import get_settings
@@ -41,15 +42,16 @@ def index_pages(full: bool = False) -> dict[str, Any]:
         outcome = indexing.index_batch(plan, batches[0] if batches else [], source, embedder, sink,
                                        settings, progress)
         return indexing.finish(plan, outcome, sink, progress)
-    final_id = fan_out(plan, batches, redis_connection(settings))
+    final_id, batch_ids = fan_out(plan, batches, redis_connection(settings))
     progress("fan-out", 0, len(plan.reindex), f"{len(batches)} batch jobs")
     return {"plan_id": plan.id, "full": plan.full, "reason": plan.reason, "build": plan.build,
             "batches": len(batches), "pages_to_index": len(plan.reindex),
-            "final_job_id": final_id}
+            "final_job_id": final_id, "batch_job_ids": batch_ids}
 
 
-def fan_out(plan: indexing.Plan, batches: list[list[PageInfo]], connection: Redis) -> str:
-    """Enqueue one job per batch and the final job after them; returns the final job's id."""
+def fan_out(plan: indexing.Plan, batches: list[list[PageInfo]],
+            connection: Redis) -> tuple[str, list[str]]:
+    """Enqueue one job per batch and the final job after them; returns their ids."""
     queue = Queue(INDEX, connection=connection)
     final_id = f"index-final-{plan.id}"
     head = indexing.plan_to_dict(plan) | {"reindex": []}
@@ -61,13 +63,13 @@ def fan_out(plan: indexing.Plan, batches: list[list[PageInfo]], connection: Redi
         args=(head, [p.model_dump() for p in batch], final_id, len(plan.reindex)),
         timeout=BATCH_TIMEOUT_SEC, result_ttl=RESULT_TTL, failure_ttl=RESULT_TTL,
         on_failure=Callback(cancel_final), description=f"index {plan.id}: batch {n + 1}", retry=retry,
-        meta={"final_job_id": final_id})
+        meta={"final_job_id": final_id, "done": 0, "total": len(batch)})
         for n, batch in enumerate(batches)]
     queue.enqueue_call("services.indexer.jobs.finish_index", args=(head, [j.id for j in jobs]),
                        job_id=final_id, timeout=BATCH_TIMEOUT_SEC, result_ttl=RESULT_TTL,
                        failure_ttl=RESULT_TTL, depends_on=Dependency(jobs=jobs),
                        description=f"index {plan.id}: finish")
-    return final_id
+    return final_id, [job.id for job in jobs]
 
 
 def index_batch(plan_head: dict[str, Any], pages: list[dict[str, Any]], final_id: str,
@@ -75,7 +77,8 @@ def index_batch(plan_head: dict[str, Any], pages: list[dict[str, Any]], final_id
     """Chunk, embed and write one batch of pages of a fanned-out run."""
     settings = get_settings()
     plan = indexing.plan_from_dict(plan_head)
-    progress = shared_progress(redis_connection(settings), final_id, plan.id, total)
+    progress = tee_progress(shared_progress(redis_connection(settings), final_id, plan.id, total),
+                            job_progress())
     outcome = indexing.index_batch(
         plan, [PageInfo.model_validate(p) for p in pages], HttpPageSource(settings),
         HttpEmbedder(settings), RetrievalClient(settings), settings, progress)

@@ -8,17 +8,22 @@ from collections.abc import Callable
 from typing import Annotated, Any, AsyncIterator
 
 from fastapi import FastAPI, Query
+from fastapi import Path as FastAPIPath
 
 from services.retrieval.retriever import Retriever
 from services.retrieval.store import open_store
 from services.retrieval.terms import TermTable
 from shared.errors import BadRequest, NotFound, NotReady
+from shared.names import NAME_PATTERN
 from shared.schemas import (
     BuildInfo, BuildStart, ChunkPage, CollectionInfo, PointsDeleted, PointsUpsert, PointsWritten,
     SearchRequest, SearchResponse, TermsRequest, TermsResponse,
 )
 from shared.service import TokenDep, create_service_app
 from shared.settings import Settings, get_settings
+
+BuildPath = Annotated[str, FastAPIPath(pattern=NAME_PATTERN)]
+BuildQuery = Annotated[str | None, Query(pattern=NAME_PATTERN)]
 
 
 def make_retriever(settings: Settings) -> Retriever:
@@ -107,7 +112,7 @@ def _write_routes(app: FastAPI, retriever: Callable[[], Retriever], token: Any) 
 
     @app.delete("/points", response_model=PointsDeleted, dependencies=[token])
     def delete_points(url: str | None = None, page_id: str | None = None,
-                      keep_page_hash: str | None = None, build: str | None = None) -> PointsDeleted:
+                      keep_page_hash: str | None = None, build: BuildQuery = None) -> PointsDeleted:
         """Delete a page's points by url or page_id (all, or those whose page_hash differs)."""
         if not url and not page_id:
             raise BadRequest("url or page_id: one of them is required")
@@ -122,7 +127,7 @@ def _write_routes(app: FastAPI, retriever: Callable[[], Retriever], token: Any) 
 
     @app.post("/collection/builds/{build}/publish", response_model=CollectionInfo,
               dependencies=[token])
-    def publish(build: str) -> CollectionInfo:
+    def publish(build: BuildPath) -> CollectionInfo:
         """Switch searches to a finished build; the previous one is dropped."""
         try:
             retriever().publish(build)
@@ -131,6 +136,6 @@ def _write_routes(app: FastAPI, retriever: Callable[[], Retriever], token: Any) 
         return retriever().collection()
 
     @app.delete("/collection/builds/{build}", status_code=204, dependencies=[token])
-    def abort(build: str) -> None:
+    def abort(build: BuildPath) -> None:
         """Drop an unpublished build."""
         retriever().abort(build)

@@ -24,6 +24,7 @@ from services.retrieval.store import (
     DENSE, SPARSE, Found, QueryPlan, ReadWriteLock, StoreInfo, StoredPoint, StoreLocked,
     page_hash_pairs, vector_config,
 )
+from shared.names import child_path, is_name
 from shared.pointer import read_pointer, write_pointer
 
 log = logging.getLogger(__name__)
@@ -45,8 +46,12 @@ class EdgeStore:
 
     # --- builds and shards ---
 
+    def _folder(self, build: str) -> Path:
+        """A build's folder: a name from a request never leaves the store's root."""
+        return child_path(self.root, build, "build")
+
     def _meta_path(self, build: str) -> Path:
-        return self.root / build / "meta.json"
+        return self._folder(build) / "meta.json"
 
     def _meta(self, build: str) -> dict[str, Any]:
         try:
@@ -67,7 +72,7 @@ class EdgeStore:
         with self._lock:
             if build in self._shards:
                 return self._shards[build]
-            path = self.root / build / "shard"
+            path = self._folder(build) / "shard"
             try:
                 if path.exists():
                     shard = qe.EdgeShard.load(str(path))
@@ -89,7 +94,7 @@ class EdgeStore:
 
     def _target(self, build: str | None, dim: int) -> str:
         if build:
-            if not (self.root / build).is_dir():
+            if not self._folder(build).is_dir():
                 raise KeyError(f"no build {build}")
             return build
         with self._lock:
@@ -109,7 +114,7 @@ class EdgeStore:
 
     def publish(self, build: str) -> None:
         """Make a build the serving one; the previous one is closed and removed."""
-        if not (self.root / build).is_dir():
+        if not self._folder(build).is_dir():
             raise KeyError(f"no build {build}")
         shard = self._open(build)
         if shard is not None:
@@ -127,15 +132,18 @@ class EdgeStore:
             self._drop(build)
 
     def _drop(self, build: str) -> None:
+        folder = self._folder(build)
         with self._lock:
             shard = self._shards.pop(build, None)
             if shard is not None:
                 shard.close()
-            shutil.rmtree(self.root / build, ignore_errors=True)
+            shutil.rmtree(folder, ignore_errors=True)
 
     def _drop_stale(self) -> None:
         for folder in self.root.iterdir():
-            if folder.is_dir() and folder.name not in (self.current, *self._shards):
+            if not folder.is_dir() or not is_name(folder.name):
+                continue  # not a build (a temp file)
+            if folder.name not in (self.current, *self._shards):
                 if time.time() - self._meta(folder.name).get("updated_at", 0) > STALE_BUILD_SEC:
                     self._drop(folder.name)
 

@@ -18,6 +18,8 @@ from qdrant_client import QdrantClient, models
 from services.retrieval.store import (
     DENSE, SPARSE, Found, QueryPlan, StoreInfo, StoredPoint, page_hash_pairs, vector_config,
 )
+from shared.errors import InvalidName
+from shared.names import check_name
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,12 @@ class RemoteStore:
             for key in ("url", "page_id"):
                 self.client.create_payload_index(name, key, models.PayloadSchemaType.KEYWORD)
 
+    def _own(self, build: str) -> str:
+        """A build name from a request names one of this alias's collections, no other."""
+        if not check_name(build, "build").startswith(f"{self.alias}-"):
+            raise InvalidName(f"build: {build!r} is not a build of {self.alias}")
+        return build
+
     def _touch(self, name: str) -> None:
         self.client.update_collection(name, metadata={"updated_at": time.time()})
 
@@ -67,7 +75,7 @@ class RemoteStore:
 
     def _target(self, build: str | None, dim: int) -> str:
         if build:
-            if not self.client.collection_exists(build):
+            if not self.client.collection_exists(self._own(build)):
                 raise KeyError(f"no build {build}")
             return build
         name = self._serving()
@@ -86,7 +94,7 @@ class RemoteStore:
 
     def publish(self, build: str) -> None:
         old = self._serving()
-        if not self.client.collection_exists(build):
+        if not self.client.collection_exists(self._own(build)):
             raise KeyError(f"no build {build}")
         self._move_alias(build)
         if old and old != build:
@@ -94,7 +102,7 @@ class RemoteStore:
         log.info("alias %s now points at %s (was %s)", self.alias, build, old)
 
     def abort(self, build: str) -> None:
-        if build != self._serving() and self.client.collection_exists(build):
+        if build != self._serving() and self.client.collection_exists(self._own(build)):
             self.client.delete_collection(build)
 
     def upsert(self, points: list[StoredPoint], build: str | None = None) -> None:
@@ -110,7 +118,7 @@ class RemoteStore:
 
     def delete(self, *, url: str | None = None, page_id: str | None = None,
                keep_page_hash: str | None = None, build: str | None = None) -> int:
-        name = build or self._serving()
+        name = self._own(build) if build else self._serving()
         if name is None or not self.client.collection_exists(name):
             return 0
         must: list[Any] = [models.FieldCondition(key=k, match=models.MatchValue(value=v))

@@ -17,11 +17,11 @@ from services.trainer.attempts import AttemptLog
 from services.trainer.dataset import current_dataset
 from shared.errors import NotFound
 from shared.pointer import read_pointer
-from shared.schemas import VERSION_PATTERN
+from shared.names import NAME_PATTERN
 from shared.service import TokenDep, create_service_app, redis_check
 from shared.settings import Settings, get_settings
 
-VersionPath = Annotated[str, FastAPIPath(pattern=VERSION_PATTERN)]
+VersionPath = Annotated[str, FastAPIPath(pattern=NAME_PATTERN)]
 
 
 def create_app() -> FastAPI:
@@ -43,9 +43,9 @@ def _adapter_routes(app: FastAPI, settings: Settings) -> None:
     @app.get("/adapters/{version}")
     async def adapter_metrics(version: VersionPath) -> dict[str, Any]:
         """The full metrics.json of one version (published or rejected)."""
-        for folder in (adapters / version, adapters / publish.REJECTED / version):
-            if not version.startswith(".") and (folder / "metrics.json").is_file():
-                return publish.read_metrics(folder)
+        folder = publish.kept_version(adapters, version)
+        if folder is not None:
+            return publish.read_metrics(folder)
         raise NotFound(f"no adapter version {version!r}")
 
     @app.post("/adapters/{version}/use", dependencies=[TokenDep(settings)])

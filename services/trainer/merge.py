@@ -15,6 +15,7 @@ from typing import Any
 from services.trainer import publish
 from shared.errors import NotFound
 from shared.mlx_runtime import use_fast_blas
+from shared.names import child_path
 from shared.pointer import read_pointer, write_pointer
 from shared.progress import Progress, null_progress
 from shared.settings import Settings
@@ -41,10 +42,10 @@ def merge_adapter(settings: Settings, version: str | None = None,
     """Fuse an adapter version (default: the published one) into `<merge.out_dir>/<version>`."""
     adapters = Path(settings.finetune.out_dir)
     version = version or read_pointer(adapters)
-    if not version or not publish.is_adapter(adapters / version):
+    if not version or not publish.is_adapter(child_path(adapters, version, "version")):
         raise NotFound("no published adapter to merge: run `mde finetune` first")
     out_dir = Path(settings.merge.out_dir)
-    final = out_dir / version
+    final = child_path(out_dir, version, "version")
     if not (final / "config.json").exists():
         progress("merge", 0, 1, f"fusing {version}")
         staging = out_dir / f".staging-{version}-{os.getpid()}"

@@ -19,6 +19,7 @@ from typing import Any
 
 from shared.errors import NotFound, ServiceError
 from shared.http import service_client
+from shared.names import child_path
 from shared.pointer import read_pointer, write_pointer
 from shared.settings import FinetuneSettings, Settings
 
@@ -130,6 +131,15 @@ def prune(out_dir: Path, keep: int) -> list[str]:
     return removed
 
 
+def kept_version(out_dir: Path, version: str) -> Path | None:
+    """The folder of a kept version, published or rejected (None when there is none)."""
+    for root in (out_dir, out_dir / REJECTED):
+        folder = child_path(root, version, "version")
+        if version != REJECTED and (folder / "metrics.json").is_file():
+            return folder
+    return None
+
+
 def list_versions(out_dir: Path) -> list[dict[str, Any]]:
     """Every kept version, published or rejected, with its metrics, newest first."""
     current = read_pointer(out_dir)
@@ -148,8 +158,8 @@ def list_versions(out_dir: Path) -> list[dict[str, Any]]:
 
 def use_version(out_dir: Path, version: str) -> Path:
     """Point `current` at a kept version (rollback or roll forward)."""
-    folder = out_dir / version
-    if version in ("", REJECTED) or version.startswith(".") or not is_adapter(folder):
+    folder = child_path(out_dir, version, "version")
+    if version == REJECTED or not is_adapter(folder):
         raise NotFound(f"no published adapter version {version!r} in {out_dir}")
     write_pointer(out_dir, version)
     log.info("current adapter is now %s", version)

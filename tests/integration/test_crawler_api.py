@@ -42,10 +42,16 @@ def test_pages_crawls_and_html_are_served(
     html = client.get(f"/pages/{page['id']}/html")
     assert html.headers["content-type"] == "text/html; charset=utf-8"
     assert f"<title>{ARTICLES[slug]['title']}" in html.text
+    # hostile input: crawled HTML with scripts; sandboxed, they never run on the crawler's origin
+    assert html.headers["content-security-policy"] == "sandbox"
+    assert html.headers["x-content-type-options"] == "nosniff"
 
-    for path in ("/pages/nope", "/pages/nope/html", "/crawls/nope"):
+    for path in ("/pages/0123abcd", "/pages/0123abcd/html", "/crawls/nope"):
         missing = client.get(path)
         assert missing.status_code == 404 and missing.headers["content-type"] == PROBLEM
+    for path in ("/pages/nope", "/pages/%2E%2E/html", "/pages/pages.sqlite/html"):
+        malformed = client.get(path)  # fault: an id that is no page id (a path, dots)
+        assert malformed.status_code == 422 and malformed.headers["content-type"] == PROBLEM
     assert client.get("/pages", params={"state": "bogus"}).status_code == 422
 
     crawls = client.get("/crawls").json()

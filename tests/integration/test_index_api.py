@@ -13,6 +13,7 @@ from redis import Redis
 from rq import Queue
 from typer.testing import CliRunner
 
+from services.gateway.updates import load, lock_holder
 from shared.queues import INDEX
 from shared.settings import Settings
 from tests.conftest import SHARED
@@ -32,6 +33,13 @@ def test_post_index_queues_a_job_and_get_shows_it(stack_settings: Settings,
         assert Queue(INDEX, connection=redis_client).job_ids == [job_id]
         view = client.get(f"/index/{job_id}").json()
         assert view["status"] == "queued" and view["result"] is None
+        # fault: a second index run (or a whole update) while one runs: it takes the update lock
+        # like every other entry point (before: a second index job beside the first)
+        again = client.post("/index")
+        assert again.status_code == 429 and int(again.headers["Retry-After"]) > 0
+        assert Queue(INDEX, connection=redis_client).job_ids == [job_id]
+        holder, _ = lock_holder(redis_client)
+        assert job_id == f"update-{holder}-index" and load(redis_client, holder).full is True
         assert client.get("/index/nope").status_code == 404  # fault: unknown job
         bad = client.get("/index/%C3%BE%10")  # fault: a job id RQ rejects (found by schemathesis)
         assert bad.status_code == 422 and "job_id" in bad.text

@@ -18,6 +18,7 @@ from rq import Queue, SimpleWorker
 from rq.job import Job
 
 from services.crawler.crawl import run_crawl
+from services.gateway import pipeline, updates
 from shared.queues import INDEX
 from shared.settings import Settings, get_settings
 from tests.conftest import Docsite, RedisServer, start_docsite
@@ -48,11 +49,11 @@ class Stack:
     def crawl(self) -> None:
         run_crawl(get_settings())
 
-    def index(self, full: bool = False) -> dict[str, Any]:
+    def index(self, full: bool = False, job_id: str | None = None) -> dict[str, Any]:
         """Enqueue index_pages and run the queue dry with a worker in this process."""
         queue = Queue(INDEX, connection=self.redis)
         job = queue.enqueue_call("services.indexer.jobs.index_pages", kwargs={"full": full},
-                                 timeout=900)
+                                 timeout=900, job_id=job_id)
         SimpleWorker([queue], connection=self.redis).work(burst=True)
         self.last_job = Job.fetch(job.id, connection=self.redis)
         result = self.last_job.return_value()
@@ -161,8 +162,9 @@ def test_5_full_rebuild_switches_while_searches_keep_answering(stack: Stack) -> 
 
     searcher = threading.Thread(target=search_all_the_time)
     searcher.start()
+    record = updates.new_update(["index"], True, "test")  # the gateway shows this job as a stage
     try:
-        result = stack.index(full=True)
+        result = stack.index(full=True, job_id=record.job_id("index"))
     finally:
         stop.set()
         searcher.join(30)
@@ -173,6 +175,11 @@ def test_5_full_rebuild_switches_while_searches_keep_answering(stack: Stack) -> 
     assert stack.last_job is not None and stack.last_job.id.startswith("index-final-")
     meta = stack.last_job.meta  # the batches' progress ends in the final job
     assert meta["stage"] == "done" and meta["done"] == meta["total"]
+    # fault: the stage view after a fan-out said `fan-out 0/13`; it is the sum of the batches
+    [stage] = pipeline.stage_views(stack.redis, record)
+    assert stage["state"] == "finished", stage
+    pages = result["pages_indexed"] + result["pages_failed"]
+    assert stage["progress"]["done"] == stage["progress"]["total"] == pages > 5, stage
 
 
 def test_6_changed_chunk_settings_force_a_full_rebuild(stack: Stack, monkeypatch:

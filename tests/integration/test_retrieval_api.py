@@ -122,3 +122,33 @@ def test_builds_publish_and_abort(api: TestClient) -> None:
     other = api.post("/collection/builds", json={"settings_hash": "x", "dim": 384}).json()["build"]
     assert api.delete(f"/collection/builds/{other}").status_code == 204
     assert other not in api.get("/collection").json()["builds"]
+
+
+def test_build_names_never_become_paths_outside_the_store(api: TestClient,
+                                                          make_settings: Callable[..., Settings]
+                                                          ) -> None:
+    """Fault: build names that are paths. Before, `DELETE /collection/builds/..` removed
+    DATA_DIR/qdrant, `POST /collection/builds/../publish` served `..` and `PUT /points` with
+    `build: "../x"` wrote a shard outside the store (%2E%2E reaches the route as `..`)."""
+    put_corpus(api)
+    store_root = make_settings().data_dir / "qdrant"
+    before = sorted(p.name for p in (store_root / "api_test").iterdir())
+    attempts = [
+        api.delete("/collection/builds/%2E%2E"),
+        api.post("/collection/builds/%2E%2E/publish"),
+        api.delete("/collection/builds/.hidden"),
+        api.delete("/points", params={"page_id": "id-tamper-protection", "build": "../api_test"}),
+        api.put("/points", json={"points": api_points()[:1], "build": "../x"}),
+        api.put("/points", json={"points": api_points()[:1], "build": "/tmp/x"}),
+    ]
+    for response in attempts:
+        assert response.status_code == 422, response.text
+        assert response.headers["content-type"].startswith("application/problem+json")
+    assert sorted(p.name for p in (store_root / "api_test").iterdir()) == before
+    assert sorted(p.name for p in store_root.iterdir()) == ["api_test"]  # nothing written beside
+    assert api.get("/collection").json()["points"] == len(CORPUS)
+
+
+def api_points() -> list[dict]:
+    return [PointIn(chunk=make_chunk(*row), vector=v).model_dump()
+            for row, v in zip(CORPUS, corpus_vectors())]

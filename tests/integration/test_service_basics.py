@@ -47,16 +47,19 @@ def test_each_service_app_answers_health(make_settings: Callable[..., Settings],
         assert missing.headers["content-type"].startswith("application/problem+json")
 
 
-@pytest.mark.parametrize(("bind", "required", "header", "status"), [
-    ("127.0.0.1", False, None, 200),                  # loopback: no token needed
-    ("0.0.0.0", False, None, 401),                    # fault: beyond loopback, no token
-    ("0.0.0.0", False, "Bearer wrong", 401),          # fault: wrong token
-    ("0.0.0.0", False, "Bearer tok", 200),
-    ("127.0.0.1", True, None, 401),                   # fault: required explicitly, missing
+@pytest.mark.parametrize(("bind", "required", "token", "header", "status"), [
+    ("127.0.0.1", False, "tok", None, 200),           # loopback: no token needed
+    ("0.0.0.0", False, "tok", None, 401),             # fault: beyond loopback, no token
+    ("0.0.0.0", False, "tok", "Bearer wrong", 401),   # fault: wrong token
+    ("0.0.0.0", False, "tok", "Bearer tok", 200),
+    ("127.0.0.1", True, "tok", None, 401),            # fault: required explicitly, missing
+    ("0.0.0.0", False, "", None, 401),                # fault: beyond loopback, no token configured
+    ("0.0.0.0", False, "", "Bearer ", 401),           # fault: the same, an empty bearer sent
 ])
 def test_internal_token_on_mutating_routes(make_settings: Callable[..., Settings], bind: str,
-                                           required: bool, header: str | None, status: int) -> None:
-    settings = make_settings(bind_host=bind, internal_token="tok", require_internal_token=required)
+                                           required: bool, token: str, header: str | None,
+                                           status: int) -> None:
+    settings = make_settings(bind_host=bind, internal_token=token, require_internal_token=required)
     app = create_service_app("probe", {})
 
     @app.post("/mutate", dependencies=[Depends(token_guard(settings))])

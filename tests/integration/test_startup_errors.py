@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -24,6 +25,9 @@ def test_worker_without_redis_says_how_to_start_it(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
     [line] = [line for line in result.stderr.splitlines() if "mde worker" in line]
     assert "not reachable" in line and "make run" in line
+    # the way to start Redis alone that it names exists (it named ops/redis.sh, which does not)
+    module = line.split("python -m ", 1)[1].split("`")[0]
+    assert importlib.util.find_spec(module) is not None, line
 
 
 def test_generation_without_model_says_how_to_get_it(tmp_path: Path) -> None:

@@ -88,3 +88,90 @@ def test_keyword_arguments_for_tests() -> None:
     settings = Settings(redis_port=7000, crawl={"max_pages": 5})
     assert settings.redis_dsn.endswith(":7000/0")
     assert settings.crawl.max_pages == 5
+
+
+@pytest.mark.parametrize(("source", "key", "named"), [
+    ("env", "CRAWL__MAX_PAGE", "crawl.max_page"),                       # fault: a typo, one letter
+    ("env", "INFER__TEMPRATURE", "infer.temprature"),
+    ("yaml", "crawl:\n  max_page: 3\n", "crawl.max_page"),
+    ("yaml", "crawler:\n  max_pages: 3\n", "crawler"),                  # fault: a section typo
+    ("yaml", "redis_pasword: x\n", "redis_pasword"),
+    ("secrets", "INTERNAL_TOKN=abc\n", "internal_tokn"),
+])
+def test_unknown_keys_are_errors_naming_them(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                             source: str, key: str, named: str) -> None:
+    """Fault: a setting nobody reads (before: `extra="ignore"` dropped it without a word)."""
+    if source == "env":
+        monkeypatch.setenv(key, "3")
+    else:
+        path = tmp_path / ("config.yaml" if source == "yaml" else "secrets.env")
+        path.write_text(key)
+        monkeypatch.setenv("MDE_CONFIG" if source == "yaml" else "MDE_SECRETS_FILE", str(path))
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert f"{named}: no such setting" in str(caught.value)
+
+
+def test_an_ordinary_environment_is_not_an_error(monkeypatch: pytest.MonkeyPatch,
+                                                 tmp_path: Path) -> None:
+    """What a shell, honcho and the test kits put in the environment must never be refused: only
+    `SECTION__KEY` variables of our own sections are checked."""
+    for line in (PROJECT_ROOT / "honcho.env").read_text().splitlines():
+        if line and not line.startswith("#"):
+            monkeypatch.setenv(*line.split("=", 1))
+    for name, value in {"PATH": "/usr/bin", "HOME": str(tmp_path), "LANG": "C.UTF-8",
+                        "MDE_PYTHON": "python", "MDE_TEST_STACK": "x", "PYTEST__X": "1",
+                        "FOO__BAR": "1", "DOCKER__HOST": "x", "VIRTUAL_ENV": "/v"}.items():
+        monkeypatch.setenv(name, value)
+    assert load_settings().gateway_port == 8680
+
+
+@pytest.mark.parametrize("config", sorted((PROJECT_ROOT / "configs").glob("*.yaml")),
+                         ids=lambda path: path.name)
+def test_every_shipped_config_is_valid(monkeypatch: pytest.MonkeyPatch, config: Path) -> None:
+    monkeypatch.setenv("MDE_CONFIG", str(config))
+    load_settings()
+
+
+def test_stage_functions_are_checked_and_merged(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fault: a misspelt stage module (before: the stage was `skipped ... not installed` and the
+    update finished) and an unknown stage name."""
+    monkeypatch.setenv("UPDATE__STAGE_FUNCTIONS", '{"crawl": "services.crawlr.jobs.crawl_site"}')
+    with pytest.raises(SettingsError, match="update.stage_functions.*services.crawlr.jobs"):
+        load_settings()
+    monkeypatch.setenv("UPDATE__STAGE_FUNCTIONS", '{"crawling": "tests.unit.test_settings.x"}')
+    with pytest.raises(SettingsError, match="unknown stage crawling"):
+        load_settings()
+    monkeypatch.setenv("UPDATE__STAGE_TIMEOUTS_SEC", '{"fine_tune": 60}')
+    monkeypatch.delenv("UPDATE__STAGE_FUNCTIONS")
+    with pytest.raises(SettingsError, match="unknown stage fine_tune"):
+        load_settings()
+    monkeypatch.setenv("UPDATE__STAGE_TIMEOUTS_SEC", '{"finetune": 60}')
+    monkeypatch.setenv("UPDATE__STAGE_FUNCTIONS", '{"merge": "tests.unit.test_settings.x"}')
+    update = load_settings().update
+    assert update.stage_timeouts_sec["finetune"] == 60 and update.stage_timeouts_sec["crawl"] > 60
+    assert update.stage_functions["merge"] == "tests.unit.test_settings.x"
+    assert update.stage_functions["crawl"] == "services.crawler.jobs.crawl_site"  # kept
+
+
+def test_required_token_without_a_token_says_which_variable(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REQUIRE_INTERNAL_TOKEN", "true")
+    monkeypatch.setenv("REDIS_PASSWORD", "do-not-print-me")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert "set INTERNAL_TOKEN" in str(caught.value)
+    assert "do-not-print-me" not in str(caught.value)  # a rule across keys never echoes them all
+
+
+def test_redis_password_is_quoted_in_the_url() -> None:
+    """Fault: a password with URL characters (before: `@` ended the password, `#` began a
+    fragment)."""
+    from redis import Redis
+
+    password = "p@ss/w#rd%41:x?"
+    settings = Settings(redis_password=password, redis_port=7000)
+    kwargs = Redis.from_url(settings.redis_dsn).connection_pool.connection_kwargs
+    assert (kwargs["password"], kwargs["host"], kwargs["port"], kwargs["db"]) == (
+        password, "127.0.0.1", 7000, 0)
+

@@ -12,6 +12,7 @@ from services.retrieval.edge import EdgeStore
 from services.retrieval.remote import RemoteStore
 from services.retrieval.retriever import Retriever
 from services.retrieval.store import StoreLocked, VectorStore
+from shared.errors import InvalidName
 from shared.settings import IndexSettings
 from tests.unit.retrieval.fakes import CORPUS, DIM, WordEmbedder, make_chunk, points
 
@@ -157,3 +158,46 @@ def test_hits_per_page_cap(store: VectorStore) -> None:
     fill(r)
     found = urls(r.search("exclusion linux global scope", 5, "hybrid"))
     assert found.count("linux-exclusions") == 1
+
+
+@pytest.mark.parametrize("build", ["..", "../docs", "/tmp/x", ".hidden", "a/b"])
+def test_a_build_name_that_is_a_path_is_refused(store: VectorStore, tmp_path: Path,
+                                                build: str) -> None:
+    """Fault: a build name from a request that leads outside the store (second wall: the store
+    itself checks, whatever the API let through)."""
+    r = retriever(store)
+    fill(r)
+    before = sorted(str(p) for p in tmp_path.rglob("*"))
+    for call in (lambda: r.publish(build), lambda: r.abort(build),
+                 lambda: r.delete(page_id="id-tamper-protection", build=build),
+                 lambda: fill(r, build)):
+        with pytest.raises(InvalidName):
+            call()
+    assert sorted(str(p) for p in tmp_path.rglob("*")) == before
+    assert store.info().points == len(CORPUS)
+
+
+def test_a_client_store_never_touches_another_collection(tmp_path: Path) -> None:
+    """Fault: a build name that is another collection on the same Qdrant server."""
+    client = QdrantClient(":memory:")
+    store = RemoteStore(client, "docs", server=False)
+    fill(retriever(store))
+    bystander = RemoteStore(client, "other", server=False)
+    fill(retriever(bystander))
+    other = bystander.info().serving
+    for call in (lambda: store.abort(other), lambda: store.publish(other),
+                 lambda: store.delete(page_id="id-tamper-protection", build=other)):
+        with pytest.raises(InvalidName):
+            call()
+    assert client.collection_exists(other) and bystander.info().points == len(CORPUS)
+
+
+def test_a_search_without_top_k_gets_index_top_k(store: VectorStore) -> None:
+    """Fault: index.top_k never reached a request (SearchRequest filled in 5 before the
+    retriever could fall back to it)."""
+    from shared.schemas import SearchRequest
+
+    r = retriever(store, top_k=2)
+    fill(r)
+    body = SearchRequest.model_validate({"query": "exclusions for linux"})
+    assert len(r.search(body.query, body.top_k, body.mode).hits) == 2

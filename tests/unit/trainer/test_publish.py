@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from services.trainer import publish
-from shared.errors import NotFound
+from shared.errors import InvalidName, NotFound
 from shared.pointer import read_pointer
 from shared.settings import FinetuneSettings
 
@@ -71,10 +71,24 @@ def test_reject_keeps_the_adapter_with_its_reason(tmp_path: Path) -> None:
 def test_use_version_refuses_unknown_or_rejected(tmp_path: Path) -> None:
     publish.publish(staged(tmp_path, "v1"), tmp_path, "v1", keep=3)
     publish.reject(staged(tmp_path, "v2"), tmp_path, "v2", "bad", keep=3)
-    for version in ("v9", "v2", "rejected", "../v1"):
+    for version in ("v9", "v2", "rejected"):
         with pytest.raises(NotFound):
             publish.use_version(tmp_path, version)
     assert read_pointer(tmp_path) == "v1"
+
+
+def test_use_version_refuses_a_path_or_a_link_leading_out(tmp_path: Path) -> None:
+    """Fault: `mde adapters use ../v1`, and a version folder that is a symlink to an adapter
+    elsewhere (before, the link was followed and served)."""
+    out_dir = tmp_path / "adapters"
+    publish.publish(staged(out_dir, "v1"), out_dir, "v1", keep=3)
+    elsewhere = tmp_path / "elsewhere"
+    publish.publish(staged(elsewhere, "evil"), elsewhere, "evil", keep=3)
+    (out_dir / "linked").symlink_to(elsewhere / "evil", target_is_directory=True)
+    for version in ("../elsewhere/evil", "linked", ".", ""):
+        with pytest.raises(InvalidName):
+            publish.use_version(out_dir, version)
+    assert read_pointer(out_dir) == "v1"
 
 
 def test_reload_failure_is_a_warning(make_settings: object) -> None:
