@@ -5,7 +5,7 @@ connection or answers 503 before anything was streamed."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import httpx
 from fastapi import Request
@@ -42,12 +42,8 @@ class Proxy:
                 await upstream.aclose()  # busy or still loading: another replica may answer now
                 continue
             replicas.started(url)
-
-            async def done(response: httpx.Response = upstream, used: str = url) -> None:
-                replicas.ended(used)
-                await response.aclose()
-
-            return self._stream(upstream, BackgroundTask(done))
+            return self._stream(upstream, BackgroundTask(upstream.aclose),
+                                {"x-generation-replica": url}, lambda used=url: replicas.ended(used))
         raise UpstreamError(f"no generation replica is reachable (tried {', '.join(tried)})",
                             retry_after=5)
 
@@ -65,15 +61,21 @@ class Proxy:
             raise UpstreamError(f"{target} is not reachable ({type(error).__name__})",
                                 retry_after=5) from None
 
-    def _stream(self, upstream: httpx.Response, background: BackgroundTask) -> Response:
+    def _stream(self, upstream: httpx.Response, background: BackgroundTask,
+                extra: dict[str, str] | None = None,
+                ended: Callable[[], None] = lambda: None) -> Response:
         response_headers = {k: v for k, v in upstream.headers.items() if k.lower() not in HOP_HEADERS}
-        return StreamingResponse(self._chunks(upstream), status_code=upstream.status_code,
+        response_headers.update(extra or {})
+        return StreamingResponse(self._chunks(upstream, ended), status_code=upstream.status_code,
                                  headers=response_headers, background=background)
 
     @staticmethod
-    async def _chunks(upstream: httpx.Response) -> AsyncIterator[bytes]:
-        async for chunk in upstream.aiter_raw():
-            yield chunk
+    async def _chunks(upstream: httpx.Response, ended: Callable[[], None]) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in upstream.aiter_raw():
+                yield chunk
+        finally:  # also when the upstream dies mid-stream or the client leaves
+            ended()
 
     async def close(self) -> None:
         await self.client.aclose()
