@@ -130,7 +130,8 @@ class Slots:
                 row.pos, row.todo = len(prefix), list(job.prompt[len(prefix):])
             elif prefix not in self.prefixes:
                 row.save_at = len(prefix)
-        job.cached, job.started = row.pos, time.perf_counter()
+        # the first request fills the cache and reads from it, as on MLX (PrefixCache.lookup)
+        job.cached, job.started = max(row.pos, row.save_at), time.perf_counter()
         job.detokenizer = Detokenizer(self.model.vocab)
         self.rows.append(row)
 
