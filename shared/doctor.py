@@ -61,6 +61,42 @@ def models(settings: Settings) -> list[Check]:
     return [Check("generation model", base_ok, detail), Check("embedding model", embed_ok, embed)]
 
 
+def engine(settings: Settings) -> list[Check]:
+    """The generation engine `model.engine` picks here, its version and threads, and its weights."""
+    import os
+
+    from services.generation.engine import choose_engine
+
+    chosen = choose_engine(settings.model.engine)
+    if chosen == "mlx":
+        return [Check("engine", True, f"mlx (model.engine={settings.model.engine})")]
+    from services.generation.llama_engine import check_gguf
+
+    try:
+        version = importlib.metadata.version("llama_cpp_python")
+    except importlib.metadata.PackageNotFoundError:
+        return [Check("engine", False, "llama_cpp: llama-cpp-python not installed: run `make setup`")]
+    threads = settings.model.threads or os.cpu_count()
+    problem = check_gguf(settings.model.gguf)
+    return [Check("engine", True, f"llama_cpp: llama-cpp-python {version}, {threads} threads "
+                  f"(model.engine={settings.model.engine})"),
+            Check("gguf", problem is None, problem or settings.model.gguf)]
+
+
+def running_engine(settings: Settings) -> list[Check]:
+    """What each running generation replica says it serves with (GET /model)."""
+    checks = []
+    for url in settings.generation_replicas:
+        try:
+            described = httpx.get(f"{url}/model", timeout=3).json().get("engine") or {}
+        except (httpx.HTTPError, ValueError):
+            continue
+        checks.append(Check(f"engine at {url}", bool(described),
+                            f"{described.get('engine')}: {described.get('version')}, "
+                            f"{described.get('threads')} threads"))
+    return checks
+
+
 def services(settings: Settings) -> list[Check]:
     ok, detail = redis_ping(settings)
     where = f"{settings.redis_host}:{settings.redis_port}"

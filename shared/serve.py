@@ -29,6 +29,13 @@ def main() -> None:
         if base.is_absolute() and not (base / "config.json").exists():
             sys.exit(f"mde generation: no model at {base}: run `make setup` to convert the default "
                      "model, or set MODEL__BASE_ID to an mlx-lm model folder or id")
+        from services.generation.engine import choose_engine
+
+        if choose_engine(settings.model.engine) == "llama_cpp":
+            from services.generation.llama_engine import check_gguf
+
+            if problem := check_gguf(settings.model.gguf):
+                sys.exit(f"mde generation: {problem}")
         use_fast_blas(settings.model.blas_library)  # before uvicorn imports the app (and mlx)
     uvicorn.run(
         f"services.{args.service}.app:create_app",

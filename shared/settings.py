@@ -72,6 +72,7 @@ class Settings(BaseSettings):
     retrieval_url: str = ""
     generation_url: str = ""
     trainer_url: str = ""
+    generation_urls: str = ""  # comma-separated generation replicas for the gateway (else generation_url)
 
     max_body_bytes: int = Field(2_000_000, ge=1024)
 
@@ -99,6 +100,8 @@ class Settings(BaseSettings):
         self.models_dir = Path(self.models_dir).expanduser().resolve()
         if not self.model.base_id:
             self.model.base_id = str(self.models_dir / "SmolLM2-135M-Instruct-mlx")
+        if not self.model.gguf:
+            self.model.gguf = self.model.base_id.rstrip("/") + ".gguf"
         if not self.finetune.out_dir:
             self.finetune.out_dir = str(self.data_dir / "models" / "adapters")
         if not self.merge.out_dir:
@@ -117,6 +120,12 @@ class Settings(BaseSettings):
         # quoted: a password with @ / # % would otherwise be read as part of the host or path
         auth = f":{quote(self.redis_password, safe='')}@" if self.redis_password else ""
         return f"redis://{auth}{self.redis_host}:{self.redis_port}/0"
+
+    @property
+    def generation_replicas(self) -> list[str]:
+        """The generation services the gateway spreads answers over."""
+        urls = [url.strip().rstrip("/") for url in self.generation_urls.split(",") if url.strip()]
+        return urls or [self.generation_url]
 
     def service_url(self, name: str) -> str:
         return getattr(self, f"{name}_url")

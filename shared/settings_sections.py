@@ -93,6 +93,13 @@ class ModelSettings(Section):
     prefill_step_size: int = Field(512, ge=16)
     fast_kernels: bool = True  # polynomial-exp attention and SwiGLU on MLX's CPU (llama family)
     native_kernels: bool = True  # compile MLX's fused CPU kernels with -march=native (Linux, g++)
+    # auto = MLX on Apple Silicon (Metal), llama.cpp elsewhere (MLX's CPU decode is 6-8x slower)
+    engine: Literal["auto", "mlx", "llama_cpp"] = "auto"
+    gguf: str = ""  # llama.cpp weights; filled: <base_id>.gguf (set-up writes it beside the folder)
+    threads: int = Field(0, ge=0)  # llama.cpp threads; 0 = every core
+    llama_batch: int = Field(512, ge=32)  # llama.cpp prompt tokens per decode call
+    llama_context: int = Field(4096, ge=256)  # llama.cpp KV cells per concurrent request
+    flash_attn: bool = True  # llama.cpp flash attention (measured faster prefill here)
 
 
 class FinetuneSettings(Section):

@@ -118,7 +118,9 @@ class UiClient:
 
     def generate(self, payload: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
         """(event, data) pairs from the generation service's SSE stream."""
-        url = f"{self.urls['generation']}/generate"
+        # several generation replicas: the gateway's /ask picks one (least busy, ready)
+        replicas = len(self.settings.generation_replicas) > 1
+        url = f"{self.urls['gateway']}/ask" if replicas else f"{self.urls['generation']}/generate"
         timeout = httpx.Timeout(10, read=READ_TIMEOUT_SEC)
         try:
             with self.http.stream("POST", url, json=payload, timeout=timeout) as response:

@@ -18,7 +18,8 @@ from services.gateway.mcp_http import McpEndpoint
 from services.gateway.metrics import refresh_queue_gauges
 from services.gateway.monitor import Monitor
 from services.gateway.proxy import Proxy
-from services.gateway.readiness import service_check
+from services.gateway.readiness import replicas_check, service_check
+from services.gateway.replicas import Replicas
 from shared.queues import redis_connection
 from shared.service import ReadyCheck, TokenDep, create_service_app, redis_check
 from shared.settings import SERVICES, get_settings
@@ -37,17 +38,22 @@ def create_app() -> FastAPI:
     monitor = Monitor(redis, settings)
     proxy = Proxy()
     mcp = McpEndpoint(settings)
+    replicas = Replicas(settings.generation_replicas)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        task = asyncio.create_task(bootstrap.run_monitor(monitor, settings))
+        tasks = [asyncio.create_task(bootstrap.run_monitor(monitor, settings)),
+                 asyncio.create_task(replicas.watch(proxy.client))]
         async with mcp.running():
             yield
-        task.cancel()
+        for task in tasks:
+            task.cancel()
         await proxy.close()
 
     checks: dict[str, ReadyCheck] = {"redis": redis_check(settings)}
-    checks.update({name: service_check(name, settings) for name in SERVICES if name != "gateway"})
+    checks.update({name: service_check(name, settings) for name in SERVICES
+                   if name not in ("gateway", "generation")})
+    checks["generation"] = replicas_check(replicas)
     app = create_service_app("gateway", checks, lifespan=lifespan,
                              on_metrics=lambda: refresh_queue_gauges(redis))
     app.router.routes.append(Route("/mcp", mcp, include_in_schema=False))  # MCP, see mcp_http.py
@@ -91,12 +97,22 @@ def create_app() -> FastAPI:
     async def jobs() -> dict[str, Any]:
         return await asyncio.to_thread(queues_view, redis)
 
-    for path, service, target in (("/ask", "generation", "/generate"),
-                                  ("/v1/chat/completions", "generation", "/v1/chat/completions"),
-                                  ("/v1/models", "generation", "/v1/models"),
-                                  ("/pages", "crawler", "/pages")):
-        add_proxy_route(app, proxy, path, settings.service_url(service) + target, settings.internal_token)
+    for path, target in (("/ask", "/generate"), ("/v1/chat/completions", "/v1/chat/completions"),
+                         ("/v1/models", "/v1/models")):
+        add_replica_route(app, proxy, replicas, path, target, settings.internal_token)
+    add_proxy_route(app, proxy, "/pages", settings.service_url("crawler") + "/pages",
+                    settings.internal_token)
+    app.state.replicas = replicas
     return app
+
+
+def add_replica_route(app: FastAPI, proxy: Proxy, replicas: Replicas, path: str, target: str,
+                      token: str) -> None:
+    async def forward(request: Request) -> Response:
+        return await proxy.forward_any(request, replicas, target, token)
+
+    app.add_api_route(path, forward, methods=["GET"] if path == "/v1/models" else ["POST"],
+                      name=f"proxy {path}", responses={502: {"description": "no replica reachable"}})
 
 
 def add_proxy_route(app: FastAPI, proxy: Proxy, path: str, target: str, token: str) -> None:

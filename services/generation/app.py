@@ -50,9 +50,10 @@ def create_app() -> FastAPI:
 
     @app.get("/model")
     async def model() -> dict[str, Any]:
-        """Which weights serve each mode, and the mode a request without one gets."""
+        """Which weights serve each mode, the mode a request without one gets, and the engine."""
         served = engine.ready()
-        return {**served.describe(), "default_mode": served.default_mode(settings.app.mode)}
+        return {**served.describe(), "default_mode": served.default_mode(settings.app.mode),
+                "engine": engine.describe()}
 
     @app.post("/reload", dependencies=[TokenDep(settings)])
     async def reload() -> dict[str, Any]:

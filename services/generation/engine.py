@@ -1,62 +1,83 @@
-"""The MLX model owner: every MLX call (loading, prefill, decoding) runs on one thread.
+"""The model owner: every model call (loading, prefill, decoding) runs on one engine thread.
 
-The thread takes requests from an inbox in arrival order and steps one batch per loaded weights; the
-async side reads events from a queue. A client that goes away sets a cancel flag that the thread
-honours at its next step. A reload loads the new weights on the thread, then swaps them in: requests
-already running finish on the weights they started with.
+The thread takes requests from an inbox in arrival order and steps the backend (MLX or llama.cpp,
+chosen by `model.engine`); the async side reads events from a queue. A client that goes away sets a
+cancel flag that the thread honours at its next step. A reload loads the new weights on the thread,
+then swaps them in: requests already running finish on the weights they started with.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import platform
 import queue
+import sys
 import threading
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future
-from typing import Any
+from typing import Any, Protocol
 
-from services.generation.batching import Batch, Finished, Job, Piece, Sampling
-from services.generation.weights import (
-    LoadedWeights,
-    WeightSet,
-    load_published,
-    load_weights,
-    published,
-)
+from services.generation.batching import Finished, Job, Piece, Sampling
+from services.generation.weights import LoadedWeights, Published, WeightSet, published
 from shared.errors import Busy, NotReady
-from shared.mlx_runtime import use_fast_blas
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Engine", "Finished", "Piece", "Sampling"]
+__all__ = ["Backend", "Engine", "Finished", "Piece", "Sampling", "choose_engine"]
+
+
+class Backend(Protocol):
+    """What an engine does on the engine thread; services.generation.{mlx,llama}_engine have one."""
+
+    name: str
+
+    def prepare(self) -> None: ...
+    def load_base(self) -> LoadedWeights: ...
+    def load_published(self, found: Published) -> LoadedWeights: ...
+    def admit(self, job: Job) -> None: ...
+    def step(self) -> None: ...
+    def rows(self) -> int: ...
+    def describe(self) -> dict[str, Any]: ...
+
+
+def choose_engine(configured: str, system: str | None = None, machine: str | None = None) -> str:
+    """`auto` is MLX on Apple Silicon (Metal) and llama.cpp on every other machine."""
+    if configured != "auto":
+        return configured
+    system, machine = system or sys.platform, machine or platform.machine()
+    return "mlx" if system == "darwin" and machine == "arm64" else "llama_cpp"
+
+
+def make_backend(settings: Settings) -> Backend:
+    if choose_engine(settings.model.engine) == "mlx":
+        from services.generation.mlx_engine import MlxBackend
+
+        return MlxBackend(settings)
+    from services.generation.llama_engine import LlamaBackend
+
+    return LlamaBackend(settings)
 
 
 class Engine:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, backend: Backend | None = None) -> None:
         self.settings = settings
+        self.backend = backend or make_backend(settings)
         self.weights: WeightSet | None = None
         self.pending = 0
         self.inbox: queue.Queue[Any] = queue.Queue()
-        self.batches: dict[tuple[Any, ...], Batch] = {}
         self.stopping = False
-        self.thread = threading.Thread(target=self._run, name="mlx", daemon=True)
+        self.thread = threading.Thread(target=self._run, name="engine", daemon=True)
         self.reload_lock = asyncio.Lock()
 
     # --- async side ---
 
     async def start(self) -> None:
-        """Start the MLX thread and load the base weights, then whatever is published."""
-        if self.settings.model.native_kernels and self.settings.model.fast_kernels:
-            use_fast_blas()  # before kernels imports mlx
-            from services.generation.kernels import native_compiler
-
-            native_compiler()
+        """Start the engine thread and load the base weights, then whatever is published."""
         self.thread.start()
-        base = await self.call(load_weights, self.settings.model.base_id, "base", None, None,
-                               self.settings.model.fast_kernels)
-        self.weights = WeightSet(base)
+        await self.call(self.backend.prepare)
+        self.weights = WeightSet(await self.call(self.backend.load_base))
         await self.reload()
 
     async def stop(self) -> None:
@@ -65,7 +86,7 @@ class Engine:
         await asyncio.to_thread(self.thread.join, 30)
 
     async def call(self, function: Callable[..., Any], *args: Any) -> Any:
-        """Run MLX work on the MLX thread and wait for its result."""
+        """Run model work on the engine thread and wait for its result."""
         future: Future[Any] = Future()
         self.inbox.put((function, args, future))
         return await asyncio.wrap_future(future)
@@ -82,7 +103,7 @@ class Engine:
             elif serving and (serving.kind, serving.version) == (found.kind, found.version):
                 return False
             else:
-                tuned = await self.call(load_published, self.settings, found)
+                tuned = await self.call(self.backend.load_published, found)
                 changed = True
             self.weights = WeightSet(current.base, tuned)
             log.info("serving %s for ft and rag_ft", tuned.info.path if tuned else "the base weights")
@@ -92,6 +113,15 @@ class Engine:
         if self.weights is None:
             raise NotReady("the generation model is still loading", retry_after=5)
         return self.weights
+
+    def describe(self) -> dict[str, Any]:
+        """GET /model and doctor: which engine, its version and threads."""
+        return self.backend.describe()
+
+    @property
+    def busy(self) -> bool:
+        """Requests are queued or decoding (tests wait for this to clear after a disconnect)."""
+        return self.pending > 0 or self.backend.rows() > 0
 
     def check_capacity(self) -> None:
         """503 + Retry-After before a response starts when the bounded queue is full."""
@@ -124,49 +154,32 @@ class Engine:
             job.cancel.set()
             self.pending -= 1
 
-    # --- the MLX thread ---
+    # --- the engine thread ---
 
     def _run(self) -> None:
         while not self.stopping:
-            self._take(block=not self.batches)
-            for key, batch in list(self.batches.items()):
-                try:
-                    batch.step()
-                except Exception as error:
-                    log.exception("generation failed")
-                    batch.fail(error)
-                if batch.idle:
-                    del self.batches[key]
+            self._take(block=not self.backend.rows())
+            try:
+                self.backend.step()
+            except Exception:  # a backend hands errors to its jobs; this keeps the thread alive
+                log.exception("engine step failed")
 
     def _take(self, block: bool) -> None:
-        """Everything in the inbox: requests join their weights' batch, calls run here."""
+        """Everything in the inbox: requests go to the backend, calls run here."""
         try:
             item = self.inbox.get(block=block)
         except queue.Empty:
             return
         while item is not None:
             if isinstance(item, Job):
-                self._admit(item)
+                if not item.cancel.is_set():
+                    self.backend.admit(item)
             else:
                 self._execute(*item)
             try:
                 item = self.inbox.get_nowait()
             except queue.Empty:
                 return
-
-    def _admit(self, job: Job) -> None:
-        if job.cancel.is_set():
-            return
-        key = job.weights.key
-        if key not in self.batches:
-            infer = self.settings.infer
-            self.batches[key] = Batch(job.weights, infer.batch_size,
-                                      self.settings.model.prefill_step_size, infer.prefix_cache)
-        try:
-            self.batches[key].add(job)
-        except Exception as error:
-            log.exception("could not start a generation")
-            job.emit(error)
 
     @staticmethod
     def _execute(function: Callable[..., Any], args: tuple[Any, ...], future: Future[Any]) -> None:

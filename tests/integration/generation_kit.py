@@ -117,3 +117,16 @@ def start_retrieval() -> ServiceThread:
 def sse(response: httpx.Response) -> Iterator[tuple[str, dict[str, Any]]]:
     """(event, data) pairs as they arrive."""
     return sse_events(response.iter_lines())
+
+
+def long_document(tokenizer: Any, min_tokens: int = 1500) -> list[int]:
+    """At least min_tokens tokens of the documentation corpus (for argmax agreement tests)."""
+    from shared.settings import PROJECT_ROOT
+
+    text = ""
+    for path in sorted((PROJECT_ROOT.parent / "shared" / "corpus" / "mde").glob("*.md")):
+        text += path.read_text(encoding="utf-8") + "\n\n"
+        tokens = list(tokenizer.encode(text))
+        if len(tokens) >= min_tokens:
+            return tokens[:min_tokens + 100]
+    raise AssertionError("corpus too small for the comparison")

@@ -1,5 +1,6 @@
 """Generation with the real model over a real retrieval service (an indexed slice of the docsite)
-and a tiny LoRA adapter: streaming order, modes, reload, disconnect, refusal, OpenAI API, errors."""
+and a tiny LoRA adapter: streaming order, modes, reload, disconnect, refusal, OpenAI API, errors.
+Every test runs on both engines (llama.cpp, MLX): nothing above the engine may tell them apart."""
 
 from __future__ import annotations
 
@@ -55,7 +56,8 @@ class Stack:
 
 
 @pytest.fixture(scope="module")
-def stack(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def indexed(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
+            ) -> Iterator[tuple[dict[str, Any], ServiceThread, Path]]:
     base = tmp_path_factory.mktemp("generation")
     port = free_port()
     env = kit.index_slice(base, redis_server, {
@@ -64,12 +66,21 @@ def stack(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) -
     with environment(env) as settings:
         retrieval = start_service("retrieval", port)
         adapter = kit.train_adapter(Path(settings.finetune.out_dir) / "v1", settings.model.base_id)
+        yield env, retrieval, adapter
+        retrieval.stop()
+
+
+@pytest.fixture(scope="module", params=["llama_cpp", "mlx"])
+def stack(request: pytest.FixtureRequest, indexed: tuple[dict[str, Any], ServiceThread, Path]
+          ) -> Iterator[Stack]:
+    env, retrieval, adapter = indexed
+    with environment({**env, "model__engine": request.param}) as settings:
         from services.generation.app import create_app
 
         generation = kit.serve(create_app())
+        assert generation.app.state.engine.describe()["engine"] == request.param
         yield Stack(settings, generation, retrieval, adapter)
         generation.service.stop()
-        retrieval.stop()
 
 
 def test_rag_streams_sources_then_evidence_then_tokens_then_done(stack: Stack) -> None:
@@ -225,21 +236,20 @@ def test_a_client_that_disconnects_stops_its_generation(stack: Stack) -> None:
         events = kit.sse(reply)
         assert next(events)[0] == "sources" and next(events)[0] == "token"
     deadline = time.monotonic() + 10  # 400 tokens would take far longer
-    while (stack.engine.pending or stack.engine.batches) and time.monotonic() < deadline:
+    while stack.engine.busy and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert stack.engine.pending == 0 and not stack.engine.batches
+    assert not stack.engine.busy
 
 
 def test_concurrent_requests_decode_together(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
-    from services.generation import batching
+    backend = stack.engine.backend
+    widest, step = [0], backend.step
 
-    widest, step = [0], batching.Batch.step
+    def recording() -> None:
+        widest[0] = max(widest[0], backend.rows())
+        step()
 
-    def recording(self: batching.Batch) -> None:
-        widest[0] = max(widest[0], len(self.jobs))
-        step(self)
-
-    monkeypatch.setattr(batching.Batch, "step", recording)
+    monkeypatch.setattr(backend, "step", recording)
     results: list[dict[str, Any]] = []
     questions = ["What is controlled folder access?", "What is a Linux exclusion?",
                  "What is block at first sight?"]
@@ -300,3 +310,27 @@ def test_busy_not_ready_and_retrieval_down(stack: Stack, monkeypatch: pytest.Mon
 def test_limits_are_422_naming_the_field(stack: Stack, body: dict, named: str) -> None:
     reply = stack.post("/generate", json=body)
     assert reply.status_code == 422 and named in reply.json()["detail"]
+
+
+def test_repetition_penalty_is_honoured(stack: Stack) -> None:
+    """Both engines apply Sampling.repetition_penalty over recent tokens (1.0 = off)."""
+    import asyncio
+
+    from services.generation.engine import Finished, Piece, Sampling
+
+    weights = stack.engine.ready().for_mode("rag")
+    prompt = list(weights.tokenizer.apply_chat_template(
+        [{"role": "user", "content": "Say the word apple twenty times."}], add_generation_prompt=True))
+
+    async def generate(penalty: float) -> tuple[str, Finished]:
+        pieces, sampling = [], Sampling(48, 0.0, 1.0, penalty, 64)
+        async for item in stack.engine.stream(weights, prompt, sampling):
+            if isinstance(item, Piece):
+                pieces.append(item.text)
+            else:
+                return "".join(pieces), item
+        raise AssertionError("no Finished event")
+
+    plain, _ = asyncio.run(generate(1.0))
+    penalised, finished = asyncio.run(generate(1.8))
+    assert penalised != plain and finished.completion_tokens > 0  # greedy: only the penalty differs

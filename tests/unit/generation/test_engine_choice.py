@@ -1,0 +1,39 @@
+"""`model.engine: auto` picks MLX on Apple Silicon and llama.cpp elsewhere (platforms simulated)."""
+
+from __future__ import annotations
+
+import platform
+import sys
+
+import pytest
+
+from services.generation import engine
+from shared.settings import Settings
+
+
+@pytest.mark.parametrize(("system", "machine", "expected"), [
+    ("darwin", "arm64", "mlx"),          # Apple Silicon: Metal
+    ("darwin", "x86_64", "llama_cpp"),   # Intel Mac: no Metal for MLX
+    ("linux", "x86_64", "llama_cpp"),
+    ("linux", "aarch64", "llama_cpp"),
+    ("win32", "AMD64", "llama_cpp"),
+])
+def test_auto_picks_the_engine_for_the_platform(system: str, machine: str, expected: str) -> None:
+    assert engine.choose_engine("auto", system, machine) == expected
+
+
+@pytest.mark.parametrize("configured", ["mlx", "llama_cpp"])
+def test_a_configured_engine_wins_on_any_platform(configured: str) -> None:
+    assert engine.choose_engine(configured, "darwin", "arm64") == configured
+    assert engine.choose_engine(configured, "linux", "x86_64") == configured
+
+
+@pytest.mark.parametrize(("system", "machine", "backend"), [
+    ("darwin", "arm64", "MlxBackend"), ("linux", "x86_64", "LlamaBackend")])
+def test_the_service_builds_the_chosen_backend(monkeypatch: pytest.MonkeyPatch, system: str,
+                                               machine: str, backend: str) -> None:
+    """Fault injected: the platform the process believes it runs on."""
+    monkeypatch.setattr(sys, "platform", system)
+    monkeypatch.setattr(platform, "machine", lambda: machine)
+    built = engine.make_backend(Settings(model={"engine": "auto"}))
+    assert type(built).__name__ == backend
