@@ -121,7 +121,9 @@ def test_get_section_whole_page_and_bad_links(stack: kit.McpStack, transport: st
 def test_ask_answers_with_sources_and_evidence(stack: kit.McpStack, transport: str) -> None:
     answer = call_tool(stack, transport, "ask", question=generation_kit.QUESTION)
     assert answer["refused"] is False and answer["mode"] == "rag" and answer["text"]
-    assert "evidence" in answer and isinstance(answer["evidence"], list)
+    assert answer["evidence"] and all(item["text"] for item in answer["evidence"])
+    quoted = "\n".join(item["text"] for item in answer["evidence"])
+    assert "Set-MpPreference" in quoted  # the documented cmdlet, verbatim
     first = answer["sources"][0]
     assert first["n"] == 1 and "controlled-folder" in first["url"] and first["title"]
 
