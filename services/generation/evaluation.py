@@ -75,8 +75,9 @@ WORDS = re.compile(r"[a-z0-9]+")
 
 
 def repeats(text: str, n: int = 8) -> bool:
-    """Whether a text says a sentence, or a run of n words, twice."""
-    body = text.split("\n\nSources:\n")[0].lower()
+    """Whether a text says a sentence, or a run of n words, twice (a quoted code block, such as
+    a log excerpt, may repeat itself: it is left out)."""
+    body = re.sub(r"```.*?```", " ", text.split("\n\nSources:\n")[0], flags=re.DOTALL).lower()
     sentences = [" ".join(WORDS.findall(s)) for s in re.split(r"(?<=[.!?])\s+|\n+", body)]
     sentences = [s for s in sentences if len(s.split()) >= 3]
     words = WORDS.findall(body)

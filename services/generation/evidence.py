@@ -28,6 +28,8 @@ HOW = re.compile(r"\b(how|command|cmdlet|run|script|configure|enable|disable|tur
 STRUCTURED = {"code": 1.0, "step": 0.6, "row": 0.6, "item": 0.3, "sentence": 0.0}
 INLINE_CODE = re.compile(r"`[^`]+`|\b[A-Z][a-z]+-[A-Z][A-Za-z]+\b|\b[a-z]+(?:_[a-z]+)+\b")
 BOILERPLATE = re.compile(r"^(applies to|important|note|tip|caution|warning)\b\W*$", re.IGNORECASE)
+WORDS = re.compile(r"[a-z0-9]+")
+NGRAM = 8  # a unit sharing an 8-word run with one already quoted says it again
 MIN_INTRO_TERMS = 2  # "Note:" or "Important:" introduce nothing worth quoting
 
 
@@ -82,7 +84,7 @@ def candidates(sources: Sequence[SourceRef]) -> list[Candidate]:
     found: list[Candidate] = []
     for source in sources:
         for unit in split_units(source.text):
-            key = " ".join(unit.text.split()).lower()
+            key = " ".join(WORDS.findall(unit.text.lower()))  # "- Type: `X`" is "Type: X"
             if key not in seen and not BOILERPLATE.match(unit.text.strip()):
                 seen.add(key)
                 found.append(Candidate(source, unit, stems=stems(unit.text)))
@@ -159,6 +161,7 @@ def select(made: list[Segment], settings: EvidenceSettings) -> list[Candidate]:
     top = ranked[0].score
     page = ranked[0].members[0].page
     chosen: list[Candidate] = []
+    said: set[tuple[str, ...]] = set()
     left = settings.budget_chars
     for segment in ranked:
         if segment.score < top * settings.min_ratio or len(chosen) >= settings.max_units:
@@ -166,11 +169,22 @@ def select(made: list[Segment], settings: EvidenceSettings) -> list[Candidate]:
         if segment.members[0].page != page and segment.score < top * settings.other_page_ratio:
             continue
         new = [c for c in segment.members if c not in chosen]
+        grams = [_grams(c) for c in new]
+        if any(g & said for g in grams):
+            continue  # another page (or chunk) says the same: quote it once
         cost = sum(c.cost for c in new)
         if new and cost <= left:
             chosen.extend(new)
+            said.update(*grams)
             left -= cost
     return chosen
+
+
+def _grams(candidate: Candidate) -> set[tuple[str, ...]]:
+    if candidate.unit.kind == "code":
+        return set()  # a log or script may repeat itself: it is quoted as it is
+    words = WORDS.findall(candidate.unit.text.lower())
+    return {tuple(words[i:i + NGRAM]) for i in range(len(words) - NGRAM + 1)}
 
 
 def arrange(chosen: list[Candidate]) -> list[EvidenceItem]:

@@ -53,3 +53,14 @@ def test_halves_are_balanced_per_kind(tmp_path: Path) -> None:
     tune, holdout = evaluation.load(path, "tune"), evaluation.load(path, "holdout")
     assert len(tune) + len(holdout) == 40 and not {q.id for q in tune} & {q.id for q in holdout}
     assert sum(not q.answerable for q in tune) == sum(not q.answerable for q in holdout) == 4
+
+
+def test_repeats_finds_a_sentence_or_an_8_word_run_said_twice() -> None:
+    from services.generation.evaluation import repeats
+
+    once = "Run the script. Then check the agent with mdatp health.\n\nSources:\n[1] x: y"
+    assert not repeats(once)
+    assert repeats("Run the script now. Run the script now.")  # fault: the same sentence twice
+    assert repeats("Open the portal and select the device that you want to isolate. Later, select "
+                   "the device that you want to isolate and confirm.")  # an 8-word run twice
+    assert not repeats("```\n2020-03-11 13:08 begin\n2020-03-11 13:08 begin\n```\nDone here.")

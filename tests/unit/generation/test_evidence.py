@@ -61,3 +61,16 @@ def test_a_question_naming_a_platform_prefers_that_platforms_pages() -> None:
     assert [h.url.rsplit("/", 1)[1] for h in ordered] == [
         "linux-schedule-scan-mde", "schedule-antivirus-scans", "mac-schedule-scan"]
     assert platform_order("run a quick scan every saturday", hits) == hits
+
+
+def test_what_two_pages_both_say_is_quoted_once() -> None:
+    first = ("Set the following registry key:\n\n- Path: `HKLM\\SOFTWARE\\Policies\\Proxy`\n"
+             "- Type: `REG_DWORD`\n\nThe proxy setting applies to every user of the device right away.")
+    second = ("Type: `REG_DWORD`\n\nThe proxy setting applies to every user of the device right "
+              "away, after a restart.")
+    sources = number_sources([hit("a", 2.0, text=first), hit("b", 1.9, text=second)])
+    items = choose("which registry key sets the proxy for every user?", sources,
+                   other_page_ratio=0.0)
+    texts = [item.text for item in items]
+    assert sum("REG_DWORD" in text for text in texts) == 1
+    assert sum("applies to every user of the device" in text for text in texts) == 1
