@@ -123,6 +123,7 @@ class Slots:
         self.waiting.clear()
 
     def _start(self, job: Job) -> None:
+        self.free.sort(reverse=True)  # lowest id first: llama.cpp batches only consecutive ids
         row = Row(job, self.free.pop(), make_sampler(job.sampling, job.prompt), list(job.prompt))
         prefix = job.prefix if self.prefix_cache else ()
         if len(prefix) >= 2 and len(job.prompt) > len(prefix) and tuple(job.prompt[:len(prefix)]) == prefix:
@@ -138,11 +139,14 @@ class Slots:
     def _fill(self) -> int:
         """Put every decoding row's token, then prompt chunks in arrival order, into the batch."""
         batch, n = self.batch.batch, 0
+        # by sequence id: with a KV stream per request, llama.cpp decodes one ubatch only over
+        # increasing, consecutive ids (llama_batch_allocr::split_equal), else one per request
+        self.rows.sort(key=lambda row: row.seq)
         for row in self.rows:
             row.logits = -1
             if row.token is not None:
                 n = self._put(batch, n, [row.token], row, True)
-        for row in self.rows:
+        for row in sorted(self.rows, key=lambda row: row.job.submitted):  # prompts: arrival order
             room = self.chunk - n
             if not row.todo or room <= 0:
                 continue
