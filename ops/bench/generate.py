@@ -1,4 +1,4 @@
-"""Generation speed of both engines and bare llama-cpp-python, interleaved run by run in one process:
+"""Generation speed of both engines and bare llama-cpp-python, interleaved run by run, one process:
 
 * bare llama-cpp-python (`Llama.create_completion`, the service's GGUF and threads) and bare mlx-lm
   with the project's fast CPU kernels, on one ~1.5k-token prompt;
@@ -7,7 +7,8 @@
   --retrieval-url);
 * N concurrent short chats vs one, per service (aggregate completion tok/s).
 
-    .venv/bin/python -m ops.bench.generate [--runs 5] [--max-tokens 64] [--retrieval-url URL] [--json]
+    .venv/bin/python -m ops.bench.generate [--runs 5] [--max-tokens 64] [--retrieval-url URL]
+                                           [--json]
 
 `overhead` is the service's wall time for the long prompt (first token + decode) over the bare
 library's, run by run; `concurrency_gain` is N chats' aggregate tok/s over one chat's.
@@ -27,7 +28,7 @@ ENGINES = ("llama_cpp", "mlx")
 
 
 def setup(settings: Any) -> tuple[dict[str, Any], str, list[int]]:
-    """The bare libraries, loaded in this process, and the long prompt (as the service renders it)."""
+    """The bare libraries, loaded in this process, and the long prompt (as the service renders)."""
     from services.generation.prompting import plain_messages, read_prompt
     from services.generation.weights import load_weights
     from shared.mlx_runtime import use_fast_blas
@@ -63,7 +64,8 @@ def measure(count: int, max_tokens: int, retrieval_url: str | None, chats: int) 
     rag = runs.retrieval_ready(retrieval_url)
     services, urls = {}, {}
     results: dict[str, dict[str, list[dict]]] = {
-        engine: {key: [] for key in ("bare", "service", "rag", "one", "many")} for engine in ENGINES}
+        engine: {key: [] for key in ("bare", "service", "rag", "one", "many")}
+        for engine in ENGINES}
     try:
         for engine in ENGINES:
             port = free_port()
@@ -142,10 +144,11 @@ def table(result: dict) -> list[str]:
                 lines.append(f"| {engine} | {name} | {spread([x['ttft_s'] for x in r[path]])} | "
                              f"{spread([x['tok_s'] for x in r[path]], 1)} |")
         many, one = [m["agg_tok_s"] for m in r["many"]], [o["agg_tok_s"] for o in r["one"]]
-        lines += [f"| {engine} | service/bare wall time (overhead) | {spread(ratio['overhead'])} | |",
-                  f"| {engine} | {result['chats']} chats vs 1: aggregate tok/s {spread(many, 1)} vs "
-                  f"{spread(one, 1)} | | ×{spread(ratio['concurrency'])} |",
-                  f"| {engine} | service decode / MLX service decode | | ×{spread(ratio['vs_mlx'])} |"]
+        lines += [
+            f"| {engine} | service/bare wall time (overhead) | {spread(ratio['overhead'])} | |",
+            f"| {engine} | {result['chats']} chats vs 1: aggregate tok/s {spread(many, 1)} vs "
+            f"{spread(one, 1)} | | ×{spread(ratio['concurrency'])} |",
+            f"| {engine} | service decode / MLX service decode | | ×{spread(ratio['vs_mlx'])} |"]
     return lines
 
 

@@ -46,12 +46,12 @@ def bare_run(model: Any, tokenizer: Any, prompt: list[int], max_tokens: int, ste
         first = first or time.perf_counter()
         last = response
     assert first is not None and last is not None
-    return {"ttft_s": first - started, "tok_s": last.generation_tps, "tokens": last.generation_tokens,
-            "wall_s": time.perf_counter() - started}
+    return {"ttft_s": first - started, "tok_s": last.generation_tps,
+            "tokens": last.generation_tokens, "wall_s": time.perf_counter() - started}
 
 
 def bare_llama(gguf: str, threads: int, batch: int) -> Any:
-    """llama-cpp-python's own `Llama`, as its README sets it up, with the service's GGUF and threads."""
+    """llama-cpp-python's own `Llama` as its README sets it up, with the service's GGUF, threads."""
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the service does (llama_engine)
     from llama_cpp import Llama
 
@@ -68,8 +68,8 @@ def bare_llama_run(llm: Any, prompt: list[int], max_tokens: int) -> dict:
         tokens += 1
     ended = time.perf_counter()
     assert first is not None
-    return {"ttft_s": first - started, "tok_s": (tokens - 1) / (ended - first) if tokens > 1 else 0.0,
-            "tokens": tokens, "wall_s": ended - started}
+    decode = (tokens - 1) / (ended - first) if tokens > 1 else 0.0
+    return {"ttft_s": first - started, "tok_s": decode, "tokens": tokens, "wall_s": ended - started}
 
 
 def service_run(url: str, body: dict[str, Any]) -> dict:

@@ -84,7 +84,7 @@ class LlamaBackend:
         return self._weights("base", None, Path(path), None)
 
     def load_published(self, found: Published) -> LoadedWeights:
-        """The base model with the published adapter as a GGUF LoRA (converted once, kept beside it)."""
+        """The base model with the published adapter as a GGUF LoRA (converted once, kept with it)."""
         if found.kind != "adapter":
             raise NotReady(f"{found.path}: merged weights are served by the MLX engine only; "
                            "publish an adapter (the default) or set MODEL__ENGINE=mlx")
@@ -100,7 +100,8 @@ class LlamaBackend:
         slots = self._slots(adapter)
         info = WeightsInfo(kind=kind, version=version, path=str(source),  # type: ignore[arg-type]
                            loaded_at=time.time(), metrics=read_metrics(source) if version else {})
-        log.info("loaded %s weights from %s on llama.cpp (%d threads)", kind, info.path, self.threads)
+        log.info("loaded %s weights from %s on llama.cpp (%d threads)", kind, info.path,
+                 self.threads)
         return LoadedWeights(slots, self.tokenizer, info)
 
     def _slots(self, adapter: Any) -> Slots:

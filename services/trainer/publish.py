@@ -109,7 +109,7 @@ def export_gguf(folder: Path) -> None:
 
     try:
         lora_gguf.convert(folder)
-    except Exception as error:  # noqa: BLE001 - publishing must not fail on the second engine's format
+    except Exception as error:  # noqa: BLE001 - publishing must not fail on another engine's file
         log.warning("could not convert the adapter in %s to GGUF: %s", folder, error)
 
 

@@ -236,8 +236,8 @@ def test_repetition_penalty_is_honoured(stack: Stack) -> None:
     from services.generation.engine import Finished, Piece, Sampling
 
     weights = stack.engine.ready().for_mode("rag")
-    prompt = list(weights.tokenizer.apply_chat_template(
-        [{"role": "user", "content": "Say the word apple twenty times."}], add_generation_prompt=True))
+    messages = [{"role": "user", "content": "Say the word apple twenty times."}]
+    prompt = list(weights.tokenizer.apply_chat_template(messages, add_generation_prompt=True))
 
     async def generate(penalty: float) -> tuple[str, Finished]:
         pieces, sampling = [], Sampling(48, 0.0, 1.0, penalty, 64)

@@ -1,4 +1,4 @@
-"""An mlx-lm LoRA adapter as a llama.cpp GGUF LoRA: names, shapes, alpha, the q/k row permutation."""
+"""An mlx-lm LoRA adapter as a llama.cpp GGUF LoRA: names, shapes, alpha, q/k row permutation."""
 
 from __future__ import annotations
 
@@ -24,7 +24,8 @@ def adapter(tmp_path: Path, extra: dict[str, np.ndarray] | None = None) -> Path:
     (folder / "adapter_config.json").write_text(json.dumps({
         "model": str(base), "lora_parameters": {"rank": RANK, "scale": 4.0, "dropout": 0.0}}))
     rng = np.random.default_rng(0)
-    outs = {"q_proj": HIDDEN, "k_proj": HIDDEN // HEADS * KV_HEADS, "v_proj": HIDDEN // HEADS * KV_HEADS}
+    kv = HIDDEN // HEADS * KV_HEADS
+    outs = {"q_proj": HIDDEN, "k_proj": kv, "v_proj": kv}
     tensors = {}
     for name, out in outs.items():
         key = f"model.layers.3.self_attn.{name}"
