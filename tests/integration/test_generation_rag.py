@@ -112,6 +112,9 @@ def test_modes_without_an_adapter_use_the_base_weights(stack: Stack) -> None:
     model = httpx.get(stack.generation.url + "/model").json()
     assert {model[mode]["kind"] for mode in ("rag", "ft", "rag_ft")} == {"base"}
     assert model["default_mode"] == "rag"
+    engine = model["engine"]  # which engine, its version and threads
+    assert engine["engine"] in ("llama_cpp", "mlx") and engine["version"]
+    assert engine["threads"] is None or engine["threads"] >= 1
     for mode in ("ft", "rag_ft"):
         assert stack.ask(question=kit.QUESTION, mode=mode)["weights"]["kind"] == "base"
 
