@@ -15,6 +15,7 @@ from typing import Any
 
 from services.generation import gguf_check, lora_gguf
 from services.generation.batching import Job
+from services.generation.engine import step_groups
 from services.generation.llama_slots import Slots
 from services.generation.weights import MODEL_HINT, LoadedWeights, Published, read_metrics
 from shared.errors import NotReady
@@ -145,14 +146,7 @@ class LlamaBackend:
         self.active[job.weights.key] = slots
 
     def step(self) -> None:
-        for key, slots in list(self.active.items()):
-            try:
-                slots.step()
-            except Exception as error:
-                log.exception("generation failed")
-                slots.fail(error)
-            if not len(slots):
-                del self.active[key]
+        step_groups(self.active)
 
     def rows(self) -> int:
         return sum(len(slots) for slots in self.active.values())
