@@ -1,5 +1,6 @@
 """Convert the SmolLM2-135M-Instruct GGUF shipped on PyPI into an MLX model folder, offline, and
-keep a GGUF beside it (`<folder>.gguf`) for the llama.cpp engine where llama-cpp-python is installed.
+keep a GGUF beside it (`<folder>.gguf`) for the llama.cpp engine where llama-cpp-python is
+installed.
 
 Idempotent: a finished model has a `.complete` marker; work happens in a temp folder that is renamed
 into place only at the end, so an interrupted run leaves nothing half-converted.

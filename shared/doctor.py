@@ -75,7 +75,8 @@ def engine(settings: Settings) -> list[Check]:
     try:
         version = importlib.metadata.version("llama_cpp_python")
     except importlib.metadata.PackageNotFoundError:
-        return [Check("engine", False, "llama_cpp: llama-cpp-python not installed: run `make setup`")]
+        return [Check("engine", False,
+                      "llama_cpp: llama-cpp-python not installed: run `make setup`")]
     threads = settings.model.threads or os.cpu_count()
     problem = check_gguf(settings.model.gguf)
     return [Check("engine", True, f"llama_cpp: llama-cpp-python {version}, {threads} threads "

@@ -72,7 +72,7 @@ class Settings(BaseSettings):
     retrieval_url: str = ""
     generation_url: str = ""
     trainer_url: str = ""
-    generation_urls: str = ""  # comma-separated generation replicas for the gateway (else generation_url)
+    generation_urls: str = ""  # comma-separated replicas for the gateway (else generation_url)
 
     max_body_bytes: int = Field(2_000_000, ge=1024)
 

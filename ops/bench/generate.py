@@ -1,71 +1,101 @@
-"""Generation speed, interleaved run by run in one process per BLAS setting:
+"""Generation speed of both engines and bare llama-cpp-python, interleaved run by run, one process:
 
-* raw mlx-lm (`stream_generate`, the library's own kernels) and bare mlx-lm with the project's fast
-  CPU kernels, on one ~1.5k-token prompt;
-* the service's `POST /generate` (SSE) on the same prompt (`ft` mode: same tokens as bare);
-* RAG questions through the service at top_k 5 (needs a retrieval service with an index: --retrieval-url);
-* N concurrent short chats vs one (aggregate completion tok/s).
+* bare llama-cpp-python (`Llama.create_completion`, the service's GGUF and threads) and bare mlx-lm
+  with the project's fast CPU kernels, on one ~1.5k-token prompt;
+* each engine's service `POST /generate` (SSE) on the same prompt (`ft` mode: the same tokens);
+* RAG questions through each service at top_k 5 (needs a retrieval service with an index:
+  --retrieval-url);
+* N concurrent short chats vs one, per service (aggregate completion tok/s).
 
     .venv/bin/python -m ops.bench.generate [--runs 5] [--max-tokens 64] [--retrieval-url URL]
+                                           [--json]
+
+`overhead` is the service's wall time for the long prompt (first token + decode) over the bare
+library's, run by run; `concurrency_gain` is N chats' aggregate tok/s over one chat's.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
-import subprocess
-import sys
+from typing import Any
 
 from ops.bench import generate_runs as runs
-from shared.settings import PROJECT_ROOT
+
+ENGINES = ("llama_cpp", "mlx")
 
 
-def measure(blas: str, count: int, max_tokens: int, retrieval_url: str | None, chats: int) -> dict:
-    """One BLAS setting, in this process: every path once per run, interleaved."""
+def setup(settings: Any) -> tuple[dict[str, Any], str, list[int]]:
+    """The bare libraries, loaded in this process, and the long prompt (as the service renders)."""
     from services.generation.prompting import plain_messages, read_prompt
     from services.generation.weights import load_weights
-    from shared.mlx_runtime import blas_in_use, use_fast_blas
+    from shared.mlx_runtime import use_fast_blas
+
+    use_fast_blas(settings.model.blas_library)  # before anything imports mlx
+    from services.generation.kernels import native_compiler
+
+    native_compiler()  # as the MLX service does
+    mlx = load_weights(settings.model.base_id, fast_kernels=True)
+    threads = settings.model.threads or os.cpu_count() or 1
+    llama = runs.bare_llama(settings.model.gguf, threads, settings.model.llama_batch)
+    question = runs.long_question(mlx.tokenizer)
+    system = read_prompt(settings.model.ft_system_prompt_file)
+    prompt = list(mlx.tokenizer.apply_chat_template(plain_messages(system, [], question),
+                                                    add_generation_prompt=True))
+    return {"llama_cpp": llama, "mlx": mlx}, question, prompt
+
+
+def bare(engine: str, library: Any, prompt: list[int], max_tokens: int, step: int) -> dict:
+    if engine == "llama_cpp":
+        return runs.bare_llama_run(library, prompt, max_tokens)
+    return runs.bare_run(library.model, library.tokenizer, prompt, max_tokens, step)
+
+
+def measure(count: int, max_tokens: int, retrieval_url: str | None, chats: int) -> dict:
+    """Every path once per run, the engines interleaved within each run."""
     from shared.settings import get_settings
     from tests.conftest import free_port
 
     settings = get_settings()
-    use_fast_blas(blas)
-    from services.generation.kernels import native_compiler
-
-    native_compiler()  # as the service does
-    raw = load_weights(settings.model.base_id, fast_kernels=False)
-    fast = load_weights(settings.model.base_id, fast_kernels=True)
-    question = runs.long_question(fast.tokenizer)
-    system = read_prompt(settings.model.ft_system_prompt_file)
-    prompt = fast.tokenizer.apply_chat_template(plain_messages(system, [], question),
-                                                add_generation_prompt=True)
+    libraries, question, prompt = setup(settings)
     step = settings.model.prefill_step_size
     rag = runs.retrieval_ready(retrieval_url)
-    port = free_port()
-    service = runs.start_service(port, blas, retrieval_url if rag else None)
-    url = f"http://127.0.0.1:{port}"
-    results: dict[str, list[dict]] = {key: [] for key in ("raw", "bare", "service", "rag", "one", "many")}
+    services, urls = {}, {}
+    results: dict[str, dict[str, list[dict]]] = {
+        engine: {key: [] for key in ("bare", "service", "rag", "one", "many")}
+        for engine in ENGINES}
     try:
-        for weights in (raw, fast):  # warm-up: compile kernels, fill caches
-            runs.bare_run(weights.model, weights.tokenizer, prompt[:64], 4, step)
-        runs.service_run(url, {"question": "Hello", "mode": "ft", "max_tokens": 4})
+        for engine in ENGINES:
+            port = free_port()
+            services[engine] = runs.start_service(port, engine, retrieval_url if rag else None)
+            urls[engine] = f"http://127.0.0.1:{port}"
         ask = {"question": question, "mode": "ft", "max_tokens": max_tokens, "temperature": 0}
+        for engine in ENGINES:  # warm-up: compile kernels, fill caches
+            bare(engine, libraries[engine], prompt[:64], 4, step)
+            runs.service_run(urls[engine], {"question": "Hello", "mode": "ft", "max_tokens": 4})
+        questions = runs.rag_questions()
         for i in range(count):
-            results["raw"].append(runs.bare_run(raw.model, raw.tokenizer, prompt, max_tokens, step))
-            results["bare"].append(runs.bare_run(fast.model, fast.tokenizer, prompt, max_tokens, step))
-            results["service"].append(runs.service_run(url, ask))
-            if rag:
-                questions = runs.rag_questions()
-                results["rag"].append(runs.service_run(url, {
-                    "question": questions[i % len(questions)], "mode": "rag", "top_k": 5,
-                    "max_tokens": max_tokens, "temperature": 0}))
-            results["one"].append(runs.concurrent_run(url, 1, max_tokens))
-            results["many"].append(runs.concurrent_run(url, chats, max_tokens))
+            for engine in ENGINES:
+                r, url = results[engine], urls[engine]
+                r["bare"].append(bare(engine, libraries[engine], prompt, max_tokens, step))
+                r["service"].append(runs.service_run(url, ask))
+                if rag:
+                    r["rag"].append(runs.service_run(url, {
+                        "question": questions[i % len(questions)], "mode": "rag", "top_k": 5,
+                        "max_tokens": max_tokens, "temperature": 0}))
+                r["one"].append(runs.concurrent_run(url, 1, max_tokens))
+                r["many"].append(runs.concurrent_run(url, chats, max_tokens))
     finally:
-        service.terminate()
-        service.wait(30)
-    return {"blas": blas_in_use(), "prompt_tokens": len(prompt), "chats": chats, "runs": results}
+        for process in services.values():
+            process.terminate()
+            process.wait(30)
+    return {"prompt_tokens": len(prompt), "chats": chats, "runs": results}
+
+
+def median(values: list[float]) -> float | None:
+    return round(statistics.median(values), 3) if values else None
 
 
 def spread(values: list[float], digits: int = 2) -> str:
@@ -76,25 +106,49 @@ def spread(values: list[float], digits: int = 2) -> str:
             f"{max(values):.{digits}f})")
 
 
-def summarize(label: str, result: dict) -> list[str]:
-    r = result["runs"]
-    lines = []
-    for path, name in (("raw", "raw mlx-lm"), ("bare", "bare mlx-lm + fast kernels"),
-                       ("service", "service (SSE)"), ("rag", "service, rag top_k 5")):
-        if r[path]:
-            tokens = statistics.median(x.get("prompt_tokens", result["prompt_tokens"]) for x in r[path])
-            lines.append(f"| {label} | {name} | {tokens:.0f} | {spread([x['ttft_s'] for x in r[path]])}"
-                         f" | {spread([x['tok_s'] for x in r[path]], 1)} |")
-    overhead = [s["ttft_s"] / b["ttft_s"] for b, s in zip(r["bare"], r["service"])]
-    decode = [b["tok_s"] / s["tok_s"] for b, s in zip(r["bare"], r["service"]) if s["tok_s"]]
-    speedup = [w["ttft_s"] / s["ttft_s"] for w, s in zip(r["raw"], r["service"])]
-    scaling = [m["agg_tok_s"] / o["agg_tok_s"] for o, m in zip(r["one"], r["many"])]
-    lines += [f"| {label} | service/bare TTFT ratio (overhead) | | {spread(overhead)} | |",
-              f"| {label} | bare/service decode ratio (overhead) | | | {spread(decode)} |",
-              f"| {label} | raw mlx-lm/service TTFT ratio (speed-up) | | {spread(speedup)} | |",
-              (f"| {label} | {result['chats']} chats vs 1: aggregate tok/s "
-               f"{spread([m['agg_tok_s'] for m in r['many']], 1)} vs "
-               f"{spread([o['agg_tok_s'] for o in r['one']], 1)} | | | ×{spread(scaling)} |")]
+def ratios(result: dict, engine: str) -> dict[str, list[float]]:
+    r = result["runs"][engine]
+    return {"overhead": [s["wall_s"] / b["wall_s"] for b, s in zip(r["bare"], r["service"])],
+            "concurrency": [m["agg_tok_s"] / o["agg_tok_s"] for o, m in zip(r["one"], r["many"])],
+            "vs_mlx": [s["tok_s"] / m["tok_s"] for s, m in zip(
+                r["service"], result["runs"]["mlx"]["service"]) if m["tok_s"]]}
+
+
+def summary(result: dict) -> list[dict[str, Any]]:
+    """One object per engine (the --json output), then bare llama-cpp-python."""
+    objects = []
+    for engine in ENGINES:
+        r, ratio = result["runs"][engine], ratios(result, engine)
+        objects.append({
+            "engine": engine, "ttft_s": median([x["ttft_s"] for x in r["service"]]),
+            "decode_tok_s": median([x["tok_s"] for x in r["service"]]),
+            "overhead": median(ratio["overhead"]), "concurrency_gain": median(ratio["concurrency"]),
+            "rag_ttft_s": median([x["ttft_s"] for x in r["rag"]]),
+            "decode_vs_mlx": median(ratio["vs_mlx"]), "prompt_tokens": result["prompt_tokens"],
+            "runs": len(r["service"])})
+    bare_runs = result["runs"]["llama_cpp"]["bare"]
+    objects.append({"engine": "llama-cpp-python (bare)",
+                    "ttft_s": median([x["ttft_s"] for x in bare_runs]),
+                    "decode_tok_s": median([x["tok_s"] for x in bare_runs])})
+    return objects
+
+
+def table(result: dict) -> list[str]:
+    lines = ["| engine | path | TTFT s, median (range) | decode tok/s, median (range) |",
+             "|---|---|---|---|"]
+    for engine in ENGINES:
+        r, ratio = result["runs"][engine], ratios(result, engine)
+        for path, name in (("bare", "bare library"), ("service", "service (SSE)"),
+                           ("rag", "service, rag top_k 5")):
+            if r[path]:
+                lines.append(f"| {engine} | {name} | {spread([x['ttft_s'] for x in r[path]])} | "
+                             f"{spread([x['tok_s'] for x in r[path]], 1)} |")
+        many, one = [m["agg_tok_s"] for m in r["many"]], [o["agg_tok_s"] for o in r["one"]]
+        lines += [
+            f"| {engine} | service/bare wall time (overhead) | {spread(ratio['overhead'])} | |",
+            f"| {engine} | {result['chats']} chats vs 1: aggregate tok/s {spread(many, 1)} vs "
+            f"{spread(one, 1)} | | ×{spread(ratio['concurrency'])} |",
+            f"| {engine} | service decode / MLX service decode | | ×{spread(ratio['vs_mlx'])} |"]
     return lines
 
 
@@ -105,30 +159,15 @@ def main() -> None:
     parser.add_argument("--chats", type=int, default=4)
     parser.add_argument("--retrieval-url", default=None,
                         help="a retrieval service with an index, for the rag runs")
-    parser.add_argument("--reference-runs", type=int, default=0,
-                        help="runs with MLX's bundled BLAS (slow: minutes per prompt)")
-    parser.add_argument("--worker", choices=["auto", "none"], help=argparse.SUPPRESS)
+    parser.add_argument("--json", action="store_true", help="one JSON object per engine")
     args = parser.parse_args()
-    if args.worker:  # one BLAS setting per process: it must be chosen before mlx is imported
-        count = args.runs if args.worker == "auto" else args.reference_runs
-        print(json.dumps(measure(args.worker, count, args.max_tokens, args.retrieval_url, args.chats)))
+    result = measure(args.runs, args.max_tokens, args.retrieval_url, args.chats)
+    if args.json:
+        for item in summary(result):
+            print(json.dumps(item))
         return
-    table = ["| BLAS | path | prompt tokens | TTFT s, median (range) | decode tok/s, median (range) |",
-             "|---|---|---|---|---|"]
-    for blas, label in (("auto", "OpenBLAS"), ("none", "bundled")):
-        if blas == "none" and args.reference_runs == 0:
-            continue
-        command = [sys.executable, "-m", "ops.bench.generate", "--worker", blas, "--runs",
-                   str(args.runs), "--max-tokens", str(args.max_tokens), "--chats", str(args.chats),
-                   "--reference-runs", str(args.reference_runs)]
-        if args.retrieval_url:
-            command += ["--retrieval-url", args.retrieval_url]
-        output = subprocess.run(command, cwd=PROJECT_ROOT, check=True, capture_output=True,
-                                text=True).stdout
-        result = json.loads(output.strip().splitlines()[-1])
-        table += summarize(label, result)
-        print(json.dumps(result), file=sys.stderr)
-    print("\n".join(table))
+    print("\n".join(table(result)))
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":

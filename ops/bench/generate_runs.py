@@ -1,5 +1,5 @@
-"""One measurement each, for `ops.bench.generate`: bare mlx-lm, the service (SSE), RAG questions
-through the service, and concurrent chats."""
+"""One measurement each, for `ops.bench.generate`: bare llama-cpp-python, bare mlx-lm, a service
+(SSE), RAG questions through a service, and concurrent chats."""
 
 from __future__ import annotations
 
@@ -46,7 +46,30 @@ def bare_run(model: Any, tokenizer: Any, prompt: list[int], max_tokens: int, ste
         first = first or time.perf_counter()
         last = response
     assert first is not None and last is not None
-    return {"ttft_s": first - started, "tok_s": last.generation_tps, "tokens": last.generation_tokens}
+    return {"ttft_s": first - started, "tok_s": last.generation_tps,
+            "tokens": last.generation_tokens, "wall_s": time.perf_counter() - started}
+
+
+def bare_llama(gguf: str, threads: int, batch: int) -> Any:
+    """llama-cpp-python's own `Llama` as its README sets it up, with the service's GGUF, threads."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the service does (llama_engine)
+    from llama_cpp import Llama
+
+    return Llama(model_path=gguf, n_ctx=4096, n_threads=threads, n_threads_batch=threads,
+                 n_batch=batch, flash_attn=True, verbose=False)
+
+
+def bare_llama_run(llm: Any, prompt: list[int], max_tokens: int) -> dict:
+    """`Llama.create_completion` on token ids, greedy, streamed; the KV cache is reset first."""
+    llm.reset()
+    started, first, tokens = time.perf_counter(), None, 0
+    for _ in llm.create_completion(prompt, max_tokens=max_tokens, temperature=0.0, stream=True):
+        first = first or time.perf_counter()
+        tokens += 1
+    ended = time.perf_counter()
+    assert first is not None
+    decode = (tokens - 1) / (ended - first) if tokens > 1 else 0.0
+    return {"ttft_s": first - started, "tok_s": decode, "tokens": tokens, "wall_s": ended - started}
 
 
 def service_run(url: str, body: dict[str, Any]) -> dict:
@@ -85,9 +108,9 @@ def concurrent_run(url: str, chats: int, max_tokens: int) -> dict:
     return {"chats": chats, "tokens": tokens, "wall_s": wall, "agg_tok_s": tokens / wall}
 
 
-def start_service(port: int, blas: str, retrieval_url: str | None) -> subprocess.Popen[bytes]:
+def start_service(port: int, engine: str, retrieval_url: str | None) -> subprocess.Popen[bytes]:
     # the whole ~1.5k-token document travels as the question, so lift the question limit
-    env = {**os.environ, "GENERATION_PORT": str(port), "MODEL__BLAS_LIBRARY": blas,
+    env = {**os.environ, "GENERATION_PORT": str(port), "MODEL__ENGINE": engine,
            "INFER__MAX_QUESTION_CHARS": "100000", "INFER__QUEUE_SIZE": "16"}
     if retrieval_url:
         env["RETRIEVAL_URL"] = retrieval_url

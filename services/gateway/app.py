@@ -112,7 +112,8 @@ def add_replica_route(app: FastAPI, proxy: Proxy, replicas: Replicas, path: str,
         return await proxy.forward_any(request, replicas, target, token)
 
     app.add_api_route(path, forward, methods=["GET"] if path == "/v1/models" else ["POST"],
-                      name=f"proxy {path}", responses={502: {"description": "no replica reachable"}})
+                      name=f"proxy {path}",
+                      responses={502: {"description": "no replica reachable"}})
 
 
 def add_proxy_route(app: FastAPI, proxy: Proxy, path: str, target: str, token: str) -> None:

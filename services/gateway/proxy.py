@@ -1,7 +1,7 @@
 """Pass chat requests through to the generation service (and page listings to the crawler),
-streaming unbuffered: each upstream chunk is forwarded as soon as it arrives. With several generation
-replicas a request goes to the least busy ready one, and on to the next if that one refuses the
-connection or answers 503 before anything was streamed."""
+streaming unbuffered: each upstream chunk is forwarded as soon as it arrives. With several
+generation replicas a request goes to the least busy ready one, and on to the next if that one
+refuses the connection or answers 503 before anything was streamed."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ class Proxy:
 
     async def forward_any(self, request: Request, replicas: Replicas, path: str,
                           token: str = "") -> Response:
-        """Forward to the best replica; the next one when it is down or busy (503) before streaming."""
+        """Forward to the best replica; the next when it is down or busy (503) before streaming."""
         tried: list[str] = []
         for url in replicas.order():
             tried.append(url)
@@ -43,7 +43,8 @@ class Proxy:
                 continue
             replicas.started(url)
             return self._stream(upstream, BackgroundTask(upstream.aclose),
-                                {"x-generation-replica": url}, lambda used=url: replicas.ended(used))
+                                {"x-generation-replica": url},
+                                lambda used=url: replicas.ended(used))
         raise UpstreamError(f"no generation replica is reachable (tried {', '.join(tried)})",
                             retry_after=5)
 

@@ -24,7 +24,7 @@ def service_check(name: str, settings: Settings, timeout: float = 3.0) -> ReadyC
 
 
 def replicas_check(replicas: Replicas, timeout: float = 3.0) -> ReadyCheck:
-    """Generation is ready when any replica is; the detail lists each (and refreshes their state)."""
+    """Generation is ready when any replica is; the detail lists them (and refreshes their state)."""
 
     async def check() -> tuple[bool, str]:
         async with httpx.AsyncClient(timeout=timeout) as client:

@@ -22,7 +22,7 @@ class Replicas:
         self.turn = itertools.count()
 
     def order(self) -> list[str]:
-        """Healthy replicas, least in flight first (ties rotate); the others last, as a last resort."""
+        """Healthy replicas, least in flight first (ties rotate); the others last, as a fallback."""
         start = next(self.turn) % len(self.urls)
         rotated = self.urls[start:] + self.urls[:start]
         return sorted(rotated, key=lambda url: (not self.healthy[url], self.in_flight[url]))

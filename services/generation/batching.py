@@ -143,6 +143,9 @@ class Batch:
     def idle(self) -> bool:
         return not self.jobs
 
+    def __len__(self) -> int:
+        return len(self.jobs)
+
     def add(self, job: Job) -> None:
         from mlx_lm.sample_utils import make_sampler
 

@@ -50,6 +50,19 @@ def choose_engine(configured: str, system: str | None = None, machine: str | Non
     return "mlx" if system == "darwin" and machine == "arm64" else "llama_cpp"
 
 
+def step_groups(groups: dict[Any, Any]) -> None:
+    """One step of each group of requests (one per loaded weights): a group that fails hands the
+    error to its requests, an empty one is dropped."""
+    for key, group in list(groups.items()):
+        try:
+            group.step()
+        except Exception as error:
+            log.exception("generation failed")
+            group.fail(error)
+        if not len(group):
+            del groups[key]
+
+
 def make_backend(settings: Settings) -> Backend:
     if choose_engine(settings.model.engine) == "mlx":
         from services.generation.mlx_engine import MlxBackend

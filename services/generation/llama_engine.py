@@ -15,6 +15,7 @@ from typing import Any
 
 from services.generation import gguf_check, lora_gguf
 from services.generation.batching import Job
+from services.generation.engine import step_groups
 from services.generation.llama_slots import Slots
 from services.generation.weights import MODEL_HINT, LoadedWeights, Published, read_metrics
 from shared.errors import NotReady
@@ -84,7 +85,7 @@ class LlamaBackend:
         return self._weights("base", None, Path(path), None)
 
     def load_published(self, found: Published) -> LoadedWeights:
-        """The base model with the published adapter as a GGUF LoRA (converted once, kept beside it)."""
+        """The base model with the published adapter as a GGUF LoRA (converted once, kept with it)."""
         if found.kind != "adapter":
             raise NotReady(f"{found.path}: merged weights are served by the MLX engine only; "
                            "publish an adapter (the default) or set MODEL__ENGINE=mlx")
@@ -100,7 +101,8 @@ class LlamaBackend:
         slots = self._slots(adapter)
         info = WeightsInfo(kind=kind, version=version, path=str(source),  # type: ignore[arg-type]
                            loaded_at=time.time(), metrics=read_metrics(source) if version else {})
-        log.info("loaded %s weights from %s on llama.cpp (%d threads)", kind, info.path, self.threads)
+        log.info("loaded %s weights from %s on llama.cpp (%d threads)", kind, info.path,
+                 self.threads)
         return LoadedWeights(slots, self.tokenizer, info)
 
     def _slots(self, adapter: Any) -> Slots:
@@ -144,14 +146,7 @@ class LlamaBackend:
         self.active[job.weights.key] = slots
 
     def step(self) -> None:
-        for key, slots in list(self.active.items()):
-            try:
-                slots.step()
-            except Exception as error:
-                log.exception("generation failed")
-                slots.fail(error)
-            if not len(slots):
-                del self.active[key]
+        step_groups(self.active)
 
     def rows(self) -> int:
         return sum(len(slots) for slots in self.active.values())

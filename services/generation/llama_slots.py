@@ -1,8 +1,8 @@
 """Continuous batching on one llama.cpp context: up to `batch_size` requests decode together.
 
-Each request owns a sequence id (its own KV stream). Every step is one `llama_decode` holding the next
-token of every decoding request plus as much of the waiting prompts as `llama_batch` allows, so a
-new prompt prefills while the others keep decoding. The system prompt's KV is saved once per context
+Each request owns a sequence id (its own KV stream). Every step is one `llama_decode` holding the
+next token of every decoding request plus as much of the waiting prompts as `llama_batch` allows,
+so a new prompt prefills while the others keep decoding. The system prompt's KV is saved once per context
 (`llama_state_seq_get_data`) and restored into each request that starts with it.
 """
 
@@ -47,7 +47,7 @@ class Detokenizer:
 
 
 def make_sampler(sampling: Sampling, prompt: list[int]) -> Any:
-    """A llama.cpp sampler chain: repeat penalty (seeded with the prompt's tail), top-p, temperature."""
+    """A llama.cpp sampler chain: repeat penalty (seeded with the prompt's tail), top-p, temp."""
     from llama_cpp._internals import LlamaSampler
 
     sampler = LlamaSampler()
@@ -123,9 +123,11 @@ class Slots:
         self.waiting.clear()
 
     def _start(self, job: Job) -> None:
+        self.free.sort(reverse=True)  # lowest id first: llama.cpp batches only consecutive ids
         row = Row(job, self.free.pop(), make_sampler(job.sampling, job.prompt), list(job.prompt))
         prefix = job.prefix if self.prefix_cache else ()
-        if len(prefix) >= 2 and len(job.prompt) > len(prefix) and tuple(job.prompt[:len(prefix)]) == prefix:
+        starts = len(job.prompt) > len(prefix) and tuple(job.prompt[:len(prefix)]) == prefix
+        if len(prefix) >= 2 and starts:
             if prefix in self.prefixes and self._restore(row.seq, self.prefixes[prefix]):
                 row.pos, row.todo = len(prefix), list(job.prompt[len(prefix):])
             elif prefix not in self.prefixes:
@@ -138,11 +140,14 @@ class Slots:
     def _fill(self) -> int:
         """Put every decoding row's token, then prompt chunks in arrival order, into the batch."""
         batch, n = self.batch.batch, 0
+        # by sequence id: with a KV stream per request, llama.cpp decodes one ubatch only over
+        # increasing, consecutive ids (llama_batch_allocr::split_equal), else one per request
+        self.rows.sort(key=lambda row: row.seq)
         for row in self.rows:
             row.logits = -1
             if row.token is not None:
                 n = self._put(batch, n, [row.token], row, True)
-        for row in self.rows:
+        for row in sorted(self.rows, key=lambda row: row.job.submitted):  # prompts: arrival order
             room = self.chunk - n
             if not row.todo or room <= 0:
                 continue
@@ -177,7 +182,8 @@ class Slots:
                 self.prefixes[tuple(row.job.prompt[:row.pos])] = self._save(row.seq)
                 row.save_at = 0
             if row.logits >= 0:
-                token = self.lib.llama_sampler_sample(row.sampler.sampler, self.context.ctx, row.logits)
+                token = self.lib.llama_sampler_sample(row.sampler.sampler, self.context.ctx,
+                                                      row.logits)
                 self._deliver(row, token, now)
 
     def _deliver(self, row: Row, token: int, now: float) -> None:

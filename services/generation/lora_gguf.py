@@ -23,15 +23,15 @@ NAMES = {"self_attn.q_proj": "attn_q", "self_attn.k_proj": "attn_k", "self_attn.
 
 
 def permute(rows: Any, heads: int) -> Any:
-    """llama.cpp's rotary layout: each head's two halves interleaved (convert_hf_to_gguf.permute)."""
+    """llama.cpp's rotary layout: each head's halves interleaved (convert_hf_to_gguf.permute)."""
     return (rows.reshape(heads, 2, rows.shape[0] // heads // 2, *rows.shape[1:])
             .swapaxes(1, 2).reshape(rows.shape))
 
 
 def gguf_name(key: str) -> tuple[str, str] | None:
-    """`model.layers.3.self_attn.q_proj.lora_a` -> (`blk.3.attn_q.weight.lora_a`, `self_attn.q_proj`)."""
+    """`model.layers.3.self_attn.q_proj.lora_a` -> `blk.3.attn_q.weight.lora_a`, and the module."""
     parts = key.split(".")
-    if len(parts) < 6 or parts[0] != "model" or parts[1] != "layers" or parts[-1] not in ("lora_a", "lora_b"):
+    if len(parts) < 6 or parts[:2] != ["model", "layers"] or parts[-1] not in ("lora_a", "lora_b"):
         return None
     module = ".".join(parts[3:-1])
     if module not in NAMES:

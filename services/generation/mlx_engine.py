@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from services.generation.batching import Batch, Job
+from services.generation.engine import step_groups
 from services.generation.weights import LoadedWeights, Published, load_published, load_weights
 from shared.mlx_runtime import use_fast_blas
 from shared.settings import Settings
@@ -49,14 +50,7 @@ class MlxBackend:
             job.emit(error)
 
     def step(self) -> None:
-        for key, batch in list(self.batches.items()):
-            try:
-                batch.step()
-            except Exception as error:
-                log.exception("generation failed")
-                batch.fail(error)
-            if batch.idle:
-                del self.batches[key]
+        step_groups(self.batches)
 
     def rows(self) -> int:
         return sum(len(batch.jobs) for batch in self.batches.values())

@@ -95,11 +95,23 @@ def version_dirs(out_dir: Path) -> list[Path]:
 def publish(staging: Path, out_dir: Path, version: str, keep: int) -> Path:
     """Move the staged adapter into place, switch `current` atomically, prune old versions."""
     final = out_dir / version
+    export_gguf(staging)
     os.replace(staging, final)
     write_pointer(out_dir, version)
     prune(out_dir, keep)
     log.info("published adapter %s", version)
     return final
+
+
+def export_gguf(folder: Path) -> None:
+    """The adapter as a GGUF LoRA beside it, for the llama.cpp engine (versioned with the adapter);
+    a failure only logs: the engine converts it on load when the file is missing."""
+    from services.generation import lora_gguf
+
+    try:
+        lora_gguf.convert(folder)
+    except Exception as error:  # noqa: BLE001 - publishing must not fail on another engine's file
+        log.warning("could not convert the adapter in %s to GGUF: %s", folder, error)
 
 
 def reject(staging: Path, out_dir: Path, version: str, reason: str, keep: int) -> Path:

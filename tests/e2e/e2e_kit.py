@@ -29,7 +29,9 @@ class E2E:
         return f"{self.stack.url('gateway')}{path}"
 
     def update(self, force: bool = True, **body: object) -> httpx.Response:
-        token = self.stack.extra_env.get("UPDATE_TOKEN")
+        # the gateway takes either token (the internal one once it is required)
+        env = self.stack.extra_env
+        token = env.get("UPDATE_TOKEN") or env.get("INTERNAL_TOKEN")
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return httpx.post(self.gateway("/update"), params={"force": str(force).lower()},
                           json=body or None, headers=headers, timeout=30)

@@ -1,7 +1,9 @@
 """Scenario 3 of the end-to-end suite: faults during an update, on ONE booted stack, in order.
 
 The first three tests inject their fault into the bootstrap update itself (crawl, index, finetune
-stages), so the expensive first run does double duty; the last three run crawl+index updates.
+stages), so the expensive first run does double duty: each needs the bootstrap still before or in
+its stage (so they run in this order, alone or together). The last three start their own
+crawl+index update once no other runs, in any order.
 Every kill is checked to have landed while its stage ran. After each fault: the update finishes
 (each fault here is one an update must survive), the retrieval point count equals the chunks the
 indexer makes from the page store, and a background client asking questions through the gateway
@@ -63,7 +65,9 @@ def settle(e2e: E2E, update: dict, asker: BackgroundAsker, name: str) -> None:
 
 def run_update(e2e: E2E, stages: list[str], full: bool = False) -> str:
     """Incremental by default: every page is still requested (conditionally) and only what changed
-    is re-embedded, which keeps the suite inside its CI budget."""
+    is re-embedded, which keeps the suite inside its CI budget. Needs no update running: it waits
+    for the newest (the bootstrap, when a test runs alone) to end first."""
+    e2e.wait_update()
     response = e2e.update(force=True, stages=stages, full=full)
     assert response.status_code == 202, response.text
     return response.json()["update_id"]

@@ -75,6 +75,8 @@ def kill_mid_batch(host: WorkerHost, timeout: float = 300.0) -> None:
         time.sleep(0.1)
     assert host.batches()[0] >= 1, f"{host.name} never got a batch:\n{host.log_text()[-3000:]}"
     host.kill()
+    started, finished = host.batches()  # its log is final now: a started, unfinished batch = a hit
+    assert started > finished, f"the kill missed: {host.name} had finished all {started} batches"
 
 
 def test_8_namespace_workers_share_one_run_and_survive_a_lost_host(

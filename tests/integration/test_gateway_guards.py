@@ -3,10 +3,13 @@ a real Redis (stand-in stage functions, see gateway_stages.py)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable
 
 import httpx
 
+from shared.settings import PROJECT_ROOT
 from tests.integration.gateway_kit import Pipeline
 from tests.unit.test_security import EVIL
 
@@ -61,3 +64,15 @@ def test_update_token_or_internal_token(make_pipeline: Callable[..., Pipeline]) 
     second = httpx.post(url, json={"stages": ["crawl"]},
                         headers={"Authorization": "Bearer int-tok"}, timeout=10)
     assert second.status_code == 202
+
+
+def test_mde_update_sends_the_internal_token(make_pipeline: Callable[..., Pipeline]) -> None:
+    """With the internal token required and no UPDATE_TOKEN, `mde update` must still start an
+    update (it sends UPDATE_TOKEN, else the internal token): the guard above must not lock out
+    the stack's own command line."""
+    pipeline = make_pipeline(INTERNAL_TOKEN="int-tok", REQUIRE_INTERNAL_TOKEN="true")
+    result = subprocess.run([sys.executable, "-m", "shared.cli", "update", "--stages", "crawl",
+                             "--force"], cwd=PROJECT_ROOT, env={**pipeline.env, "COLUMNS": "200"},
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "started" in result.stdout

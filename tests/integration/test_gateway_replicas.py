@@ -31,7 +31,8 @@ class Replicated:
         self.urls = [f"http://127.0.0.1:{port}" for port in self.ports]
         self.gateway = f"http://127.0.0.1:{free_port()}"
         self.env = {**os.environ, "DATA_DIR": str(tmp / "data"), "REDIS_PORT": str(redis.port),
-                    "REDIS_PASSWORD": redis.password, "GATEWAY_PORT": self.gateway.rsplit(":", 1)[1],
+                    "REDIS_PASSWORD": redis.password,
+                    "GATEWAY_PORT": self.gateway.rsplit(":", 1)[1],
                     "GENERATION_URLS": ",".join(self.urls), "UPDATE__BOOTSTRAP": "false",
                     "MODEL__ENGINE": "llama_cpp", "MODEL__THREADS": "1"}
         self.processes: dict[str, subprocess.Popen[bytes]] = {}

@@ -1,5 +1,6 @@
 """What only the llama.cpp engine adds: a published MLX adapter converted to a GGUF LoRA predicts
-what MLX predicts with it, and a missing or damaged GGUF stops the service with one line naming it."""
+what MLX predicts with it, and a missing or damaged GGUF stops the service with one line naming
+it."""
 
 from __future__ import annotations
 
@@ -60,7 +61,8 @@ def adapter(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_adapter_on_llama_cpp_agrees_with_mlx(adapter: Path) -> None:
     """The conversion is proved like the model's: >= 1,500 tokens, argmax agreement >= 99 %, and
-    where the adapter changed MLX's prediction, llama.cpp with the adapter changed it the same way."""
+    where the adapter changed MLX's prediction, llama.cpp with the adapter changed it the same way.
+    Fault injected: none; the adapter is trained hard so it changes most predictions."""
     from services.generation.llama_engine import LlamaBackend
 
     settings = Settings(model={"engine": "llama_cpp"}, infer={"batch_size": 1})
@@ -79,6 +81,7 @@ def test_adapter_on_llama_cpp_agrees_with_mlx(adapter: Path) -> None:
           f"{int(changed.sum())} positions; base agreement {(ours_base == mlx_base).mean():.4f}; "
           f"llama tuned vs base {(ours_tuned == ours_base).mean():.4f}")
     assert len(tokens) >= 1500 and agreement >= 0.99
+    assert float((ours_base == mlx_base).mean()) >= 0.99  # the F16 GGUF itself (Q4_1: 0.962)
     assert changed.mean() >= 0.02, "the test adapter should change predictions"
     assert float((ours_tuned[changed] == mlx_tuned[changed]).mean()) >= 0.9
     assert float((ours_tuned[changed] != ours_base[changed]).mean()) >= 0.9

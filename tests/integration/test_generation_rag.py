@@ -191,6 +191,9 @@ def test_modes_without_an_adapter_use_the_base_weights(stack: Stack) -> None:
     model = httpx.get(stack.generation.url + "/model").json()
     assert {model[mode]["kind"] for mode in ("rag", "ft", "rag_ft")} == {"base"}
     assert model["default_mode"] == "rag"
+    engine = model["engine"]  # which engine, its version and threads
+    assert engine["engine"] in ("llama_cpp", "mlx") and engine["version"]
+    assert engine["threads"] is None or engine["threads"] >= 1
     for mode in ("ft", "rag_ft"):
         assert stack.ask(question=kit.QUESTION, mode=mode)["weights"]["kind"] == "base"
 
@@ -319,8 +322,8 @@ def test_repetition_penalty_is_honoured(stack: Stack) -> None:
     from services.generation.engine import Finished, Piece, Sampling
 
     weights = stack.engine.ready().for_mode("rag")
-    prompt = list(weights.tokenizer.apply_chat_template(
-        [{"role": "user", "content": "Say the word apple twenty times."}], add_generation_prompt=True))
+    messages = [{"role": "user", "content": "Say the word apple twenty times."}]
+    prompt = list(weights.tokenizer.apply_chat_template(messages, add_generation_prompt=True))
 
     async def generate(penalty: float) -> tuple[str, Finished]:
         pieces, sampling = [], Sampling(48, 0.0, 1.0, penalty, 64)

@@ -37,3 +37,20 @@ def test_the_service_builds_the_chosen_backend(monkeypatch: pytest.MonkeyPatch, 
     monkeypatch.setattr(platform, "machine", lambda: machine)
     built = engine.make_backend(Settings(model={"engine": "auto"}))
     assert type(built).__name__ == backend
+
+
+def test_doctor_names_the_engine_its_version_and_threads() -> None:
+    from shared import doctor
+
+    llama = doctor.engine(Settings(model={"engine": "llama_cpp", "threads": 3}))
+    assert llama[0].name == "engine" and "llama-cpp-python" in llama[0].detail
+    assert "3 threads" in llama[0].detail and llama[1].name == "gguf"
+    assert doctor.engine(Settings(model={"engine": "mlx"}))[0].detail.startswith("mlx")
+
+
+def test_doctor_flags_a_missing_gguf() -> None:
+    """Fault injected: model.gguf names no file."""
+    from shared import doctor
+
+    checks = doctor.engine(Settings(model={"engine": "llama_cpp", "gguf": "/nonexistent/x.gguf"}))
+    assert checks[1].ok is False and "/nonexistent/x.gguf" in checks[1].detail
