@@ -93,6 +93,9 @@ def test_killed_worker_job_is_run_again(make_pipeline: Callable[..., Pipeline]) 
     update_id = httpx.post(pipeline.url("/update"), json={"stages": ["crawl", "index"]},
                            timeout=10).json()["update_id"]
     pipeline.wait_stage(update_id, "crawl")
+    deadline = time.monotonic() + 30  # RQ marks the job started before the horse runs the stage:
+    while "crawl" not in pipeline.runs() and time.monotonic() < deadline:  # kill it mid-stage
+        time.sleep(0.05)
     supervisor = psutil.Process(pipeline.processes["crawl_worker"].pid)
     for child in supervisor.children(recursive=True):
         child.kill()

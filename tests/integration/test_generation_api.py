@@ -42,10 +42,10 @@ def test_generate_streams_sources_tokens_then_done(generation: TestClient) -> No
         events = sse_events(response.read().decode())
     names = [name for name, _ in events]
     assert names[0] == "sources" and names[-1] == "done"
-    assert names.count("token") >= 2
+    assert names.count("token") >= 1  # the answer streams a finished sentence at a time
     done = events[-1][1]
     streamed = "".join(data["text"] for name, data in events if name == "token")
-    assert streamed == done["text"]
+    assert streamed.strip() == done["text"] == done["lead"]  # ft: no evidence, no sources
     assert "Paris" in done["text"]
     assert done["weights"]["kind"] == "base"  # no adapter published: ft uses the base weights
     assert done["usage"]["completion_tokens"] <= 24
@@ -61,7 +61,9 @@ def test_generate_as_json(generation: TestClient) -> None:
 def test_model_route_names_the_weights(generation: TestClient) -> None:
     body = generation.get("/model").json()
     assert body["ft"]["kind"] == "base"
-    assert body["ft"]["path"].endswith("SmolLM2-135M-Instruct-mlx")
+    # the MLX folder, or the GGUF written beside it for llama.cpp
+    assert body["ft"]["path"].rsplit("/", 1)[-1] in ("SmolLM2-135M-Instruct-mlx",
+                                                      "SmolLM2-135M-Instruct-mlx.gguf")
 
 
 def test_ready(generation: TestClient) -> None:
