@@ -39,7 +39,7 @@ def setup(settings: Any) -> tuple[dict[str, Any], str, list[int]]:
     native_compiler()  # as the MLX service does
     mlx = load_weights(settings.model.base_id, fast_kernels=True)
     threads = settings.model.threads or os.cpu_count() or 1
-    llama = runs.bare_llama(settings.model.gguf, threads, settings.model.llama_batch)
+    llama = runs.BareLlama(settings.model.gguf, threads, settings.model.llama_batch)
     question = runs.long_question(mlx.tokenizer)
     system = read_prompt(settings.model.ft_system_prompt_file)
     prompt = list(mlx.tokenizer.apply_chat_template(plain_messages(system, [], question),
@@ -49,7 +49,7 @@ def setup(settings: Any) -> tuple[dict[str, Any], str, list[int]]:
 
 def bare(engine: str, library: Any, prompt: list[int], max_tokens: int, step: int) -> dict:
     if engine == "llama_cpp":
-        return runs.bare_llama_run(library, prompt, max_tokens)
+        return library.run(prompt, max_tokens)  # type: ignore[no-any-return]
     return runs.bare_run(library.model, library.tokenizer, prompt, max_tokens, step)
 
 
@@ -88,6 +88,7 @@ def measure(count: int, max_tokens: int, retrieval_url: str | None, chats: int) 
                 r["one"].append(runs.concurrent_run(url, 1, max_tokens))
                 r["many"].append(runs.concurrent_run(url, chats, max_tokens))
     finally:
+        libraries["llama_cpp"].close()
         for process in services.values():
             process.terminate()
             process.wait(30)

@@ -50,13 +50,37 @@ def bare_run(model: Any, tokenizer: Any, prompt: list[int], max_tokens: int, ste
             "tokens": last.generation_tokens, "wall_s": time.perf_counter() - started}
 
 
-def bare_llama(gguf: str, threads: int, batch: int) -> Any:
-    """llama-cpp-python's own `Llama` as its README sets it up, with the service's GGUF, threads."""
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the service does (llama_engine)
+class BareLlama:
+    """llama-cpp-python's own `Llama` as its README sets it up (the service's GGUF and threads), in
+    a process of its own like the services: beside MLX's BLAS threads it decoded at 1.7 tok/s."""
+
+    def __init__(self, gguf: str, threads: int, batch: int) -> None:
+        env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}  # as the service sets it (llama_engine)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "ops.bench.generate_runs", gguf, str(threads), str(batch)],
+            cwd=PROJECT_ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    def run(self, prompt: list[int], max_tokens: int) -> dict:
+        assert self.process.stdin and self.process.stdout
+        self.process.stdin.write(json.dumps([prompt, max_tokens]) + "\n")
+        self.process.stdin.flush()
+        return dict(json.loads(self.process.stdout.readline()))
+
+    def close(self) -> None:
+        self.process.terminate()
+        self.process.wait(30)
+
+
+def serve_bare_llama(gguf: str, threads: int, batch: int) -> None:
+    """The BareLlama process: one JSON [prompt, max_tokens] per line in, one result per line out."""
     from llama_cpp import Llama
 
-    return Llama(model_path=gguf, n_ctx=4096, n_threads=threads, n_threads_batch=threads,
-                 n_batch=batch, flash_attn=True, verbose=False)
+    llm = Llama(model_path=gguf, n_ctx=4096, n_threads=threads, n_threads_batch=threads,
+                n_batch=batch, flash_attn=True, verbose=False)
+    for line in sys.stdin:
+        prompt, max_tokens = json.loads(line)
+        sys.stdout.write(json.dumps(bare_llama_run(llm, prompt, max_tokens)) + "\n")
+        sys.stdout.flush()
 
 
 def bare_llama_run(llm: Any, prompt: list[int], max_tokens: int) -> dict:
@@ -131,3 +155,7 @@ def retrieval_ready(url: str | None) -> bool:
         return reply.status_code == 200 and bool(reply.json()["hits"])
     except httpx.HTTPError:
         return False
+
+
+if __name__ == "__main__":
+    serve_bare_llama(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))

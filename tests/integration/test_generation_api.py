@@ -61,9 +61,9 @@ def test_generate_as_json(generation: TestClient) -> None:
 def test_model_route_names_the_weights(generation: TestClient) -> None:
     body = generation.get("/model").json()
     assert body["ft"]["kind"] == "base"
-    # the MLX folder, or the GGUF written beside it for llama.cpp
-    assert body["ft"]["path"].rsplit("/", 1)[-1] in ("SmolLM2-135M-Instruct-mlx",
-                                                      "SmolLM2-135M-Instruct-mlx.gguf")
+    # the MLX folder, or the GGUF beside it on the llama.cpp engine (the default off Apple Silicon)
+    assert body["ft"]["path"].endswith(("SmolLM2-135M-Instruct-mlx", "SmolLM2-135M-Instruct-mlx.gguf"))
+    assert body["engine"]["engine"] in ("mlx", "llama_cpp")
 
 
 def test_ready(generation: TestClient) -> None:
