@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import random
 import re
-from pathlib import Path
 
 from services.generation import support
 from services.generation.units import split_units

@@ -9,7 +9,7 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 
-from services.generation import evidence, prompting, refusal, sources
+from services.generation import evidence, prompting, refusal
 from services.generation.retrieval import EmbeddingClient, RetrievalClient
 from services.generation.weights import LoadedWeights
 from shared import prompts

@@ -6,81 +6,21 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from shared.pointer import POINTER, write_pointer
-from shared.settings import Settings
-from tests.conftest import RedisServer, free_port
+from tests.conftest import free_port
 from tests.integration import generation_kit as kit
-from tests.integration.index_kit import ServiceThread, environment, start_service
+from tests.integration.generation_stack import (  # noqa: F401 - fixtures
+    SHORT,
+    Stack,
+    indexed,
+    stack,
+)
 
 pytestmark = pytest.mark.slow
-SHORT = {"max_tokens": 16, "temperature": 0}
-
-
-@dataclass
-class Stack:
-    settings: Settings
-    generation: kit.Served
-    retrieval: ServiceThread
-    adapter: Path
-
-    @property
-    def engine(self) -> Any:
-        return self.generation.app.state.engine
-
-    def post(self, path: str, **kwargs: Any) -> httpx.Response:
-        return httpx.post(self.generation.url + path, timeout=300, **kwargs)
-
-    def ask(self, **body: Any) -> dict[str, Any]:
-        reply = self.post("/generate", json={**SHORT, **body}, headers={"Accept": "application/json"})
-        assert reply.status_code == 200, reply.text
-        return reply.json()
-
-    def publish(self, version: str) -> dict[str, Any]:
-        folder = self.adapter.parent / version
-        if not folder.exists():
-            kit.copy_version(self.adapter, version)
-        write_pointer(self.adapter.parent, version)
-        return self.post("/reload").json()
-
-    def unpublish(self) -> None:
-        (self.adapter.parent / POINTER).unlink(missing_ok=True)
-        self.post("/reload")
-
-
-@pytest.fixture(scope="module")
-def indexed(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
-            ) -> Iterator[tuple[dict[str, Any], ServiceThread, Path]]:
-    base = tmp_path_factory.mktemp("generation")
-    port = free_port()
-    env = kit.index_slice(base, redis_server, {
-        "index__query_embedder": "local", "retrieval_url": f"http://127.0.0.1:{port}",
-        "infer__context_tokens": 320, "infer__top_k": 3})
-    with environment(env) as settings:
-        retrieval = start_service("retrieval", port)
-        adapter = kit.train_adapter(Path(settings.finetune.out_dir) / "v1", settings.model.base_id)
-        yield env, retrieval, adapter
-        retrieval.stop()
-
-
-@pytest.fixture(scope="module", params=["llama_cpp", "mlx"])
-def stack(request: pytest.FixtureRequest, indexed: tuple[dict[str, Any], ServiceThread, Path]
-          ) -> Iterator[Stack]:
-    env, retrieval, adapter = indexed
-    with environment({**env, "model__engine": request.param}) as settings:
-        from services.generation.app import create_app
-
-        generation = kit.serve(create_app())
-        assert generation.app.state.engine.describe()["engine"] == request.param
-        yield Stack(settings, generation, retrieval, adapter)
-        generation.service.stop()
 
 
 def test_rag_streams_sources_then_evidence_then_tokens_then_done(stack: Stack) -> None:
@@ -106,78 +46,6 @@ def test_rag_streams_sources_then_evidence_then_tokens_then_done(stack: Stack) -
     assert done["weights"]["kind"] == "base" and done["refused"] is False
     assert done["timings"]["retrieval_ms"] > 0 and done["usage"]["completion_tokens"] <= 48
     assert done["usage"]["cached_tokens"] > 0 or done["stopped"]  # the system prompt's KV cache
-
-
-def test_evidence_is_verbatim_from_the_passages_and_in_the_final_text(stack: Stack) -> None:
-    done = stack.ask(question=kit.QUESTION, mode="rag")
-    passages = {s["n"]: s["text"] for s in done["sources"]}
-    assert done["evidence"]
-    for item in done["evidence"]:
-        body = item["text"].splitlines()[-1] if item["kind"] == "row" else item["text"]
-        assert body in passages[item["n"]]  # never rewritten
-        assert item["url"].startswith(done["sources"][item["n"] - 1]["url"].split("#")[0])
-        assert body.splitlines()[0].strip() in done["text"]
-    quoted = "\n".join(item["text"] for item in done["evidence"])
-    assert "Set-MpPreference -EnableControlledFolderAccess" in quoted  # the documented cmdlet
-    assert set(done["cited"]) >= {item["n"] for item in done["evidence"]}
-
-
-def test_feedback_is_stored_listed_and_checked(stack: Stack) -> None:
-    done = stack.ask(question=kit.QUESTION, mode="rag")
-    vote = stack.post("/feedback", json={"answer_id": done["answer_id"], "vote": "down",
-                                         "comment": "missing the registry path"})
-    assert vote.status_code == 200 and vote.json()["question"] == kit.QUESTION
-    listed = httpx.get(stack.generation.url + "/feedback", params={"vote": "down"}).json()
-    assert listed["items"][0]["comment"] == "missing the registry path"
-    unknown = stack.post("/feedback", json={"answer_id": "0" * 32, "vote": "up"})
-    assert unknown.status_code == 404  # fault: a vote for an answer nobody gave
-    huge = stack.post("/feedback", json={"answer_id": done["answer_id"], "vote": "up",
-                                         "comment": "x" * 5000})
-    assert huge.status_code == 422 and "comment" in huge.json()["detail"]  # fault: oversized
-
-
-class ScriptedEngine:
-    """A stand-in for the model (mechanics only): streams a fixed text in small pieces."""
-
-    def __init__(self, real: Any, text: str) -> None:
-        self.real, self.text, self.stopped_early = real, text, True
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.real, name)
-
-    async def stream(self, *_: Any) -> Any:
-        from services.generation.engine import Finished, Piece
-
-        for i in range(0, len(self.text), 4):
-            yield Piece(self.text[i:i + 4])
-        self.stopped_early = False
-        yield Finished("stop", 1, 0, len(self.text) // 4, 0.0, 1.0, 10.0)
-
-
-@pytest.mark.parametrize(("script", "kept", "gone", "stopped"), [
-    # fault: an invented sentence between two documented ones is dropped
-    ("Run Set-MpPreference -EnableControlledFolderAccess AuditMode in PowerShell. "
-     "The Contoso agent needs port 4711 open on every router. ",
-     "Set-MpPreference -EnableControlledFolderAccess AuditMode", "Contoso", None),
-    # fault: a model that loops is cut at the repeat
-    ("Controlled folder access protects folders from ransomware. " * 6,
-     "Controlled folder access protects folders", None, "repeated"),
-])
-def test_generated_sentences_are_checked_before_they_are_final(
-        stack: Stack, monkeypatch: pytest.MonkeyPatch, script: str, kept: str, gone: str | None,
-        stopped: str | None) -> None:
-    from services.generation import answer
-
-    scripted = ScriptedEngine(stack.engine, script)
-    real_events = answer.answer_events
-    monkeypatch.setattr(answer, "answer_events",
-                        lambda _engine, *args: real_events(scripted, *args))
-    done = stack.ask(question=kit.QUESTION, mode="rag")
-    assert kept in done["lead"] and done["stopped"] == stopped
-    if gone:
-        assert gone not in done["text"] and any(gone in d["text"] for d in done["dropped"])
-    else:
-        assert done["lead"].count("Controlled folder access protects") == 1
 
 
 def test_off_topic_question_is_refused_with_nearest_pages(stack: Stack) -> None:
