@@ -100,6 +100,9 @@ class ModelSettings(Section):
     llama_batch: int = Field(512, ge=32)  # llama.cpp prompt tokens per decode call
     llama_context: int = Field(4096, ge=256)  # llama.cpp KV cells per concurrent request
     flash_attn: bool = True  # llama.cpp flash attention (measured faster prefill here)
+    # OpenMP threads spin between ops: 58-60 vs 38 tok/s on an idle machine, but 3-23 tok/s once
+    # other processes (a fine-tune, another service) want the cores; off = OMP_WAIT_POLICY=PASSIVE
+    llama_spin: bool = False
 
 
 class FinetuneSettings(Section):

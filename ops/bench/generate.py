@@ -39,7 +39,8 @@ def setup(settings: Any) -> tuple[dict[str, Any], str, list[int]]:
     native_compiler()  # as the MLX service does
     mlx = load_weights(settings.model.base_id, fast_kernels=True)
     threads = settings.model.threads or os.cpu_count() or 1
-    llama = runs.BareLlama(settings.model.gguf, threads, settings.model.llama_batch)
+    llama = runs.BareLlama(settings.model.gguf, threads, settings.model.llama_batch,
+                           settings.model.llama_spin)
     question = runs.long_question(mlx.tokenizer)
     system = read_prompt(settings.model.ft_system_prompt_file)
     prompt = list(mlx.tokenizer.apply_chat_template(plain_messages(system, [], question),

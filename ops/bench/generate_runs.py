@@ -54,8 +54,10 @@ class BareLlama:
     """llama-cpp-python's own `Llama` as its README sets it up (the service's GGUF and threads), in
     a process of its own like the services: beside MLX's BLAS threads it decoded at 1.7 tok/s."""
 
-    def __init__(self, gguf: str, threads: int, batch: int) -> None:
-        env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}  # as the service sets it (llama_engine)
+    def __init__(self, gguf: str, threads: int, batch: int, spin: bool = False) -> None:
+        env = dict(os.environ)
+        if not spin:  # as the service sets it (llama_engine, model.llama_spin)
+            env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "ops.bench.generate_runs", gguf, str(threads), str(batch)],
             cwd=PROJECT_ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)

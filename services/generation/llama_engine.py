@@ -61,7 +61,8 @@ class LlamaBackend:
             raise GgufError(problem)
         # OpenMP threads that spin while waiting starve each other on a busy machine (6.6 vs 49.7
         # tok/s measured at load 10); read once, when libgomp loads with llama.cpp
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        if not self.settings.model.llama_spin:
+            os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         try:
             import llama_cpp
         except ImportError as error:
@@ -160,4 +161,5 @@ class LlamaBackend:
         return {"engine": self.name, "version": f"llama-cpp-python {llama_cpp.__version__}",
                 "threads": self.threads, "gguf": self.settings.model.gguf,
                 "batch_size": self.settings.infer.batch_size,
-                "flash_attn": self.settings.model.flash_attn, "cpu_features": flags}
+                "flash_attn": self.settings.model.flash_attn,
+                "spin": self.settings.model.llama_spin, "cpu_features": flags}

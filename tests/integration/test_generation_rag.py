@@ -183,25 +183,51 @@ def test_limits_are_422_naming_the_field(stack: Stack, body: dict, named: str) -
     assert reply.status_code == 422 and named in reply.json()["detail"]
 
 
-def test_repetition_penalty_is_honoured(stack: Stack) -> None:
-    """Both engines apply Sampling.repetition_penalty over recent tokens (1.0 = off)."""
+def run_engine(stack: Stack, prompt: list[int], sampling: Any,
+               prefix: tuple[int, ...] = ()) -> tuple[str, Any]:
+    """Text and Finished of one generation straight through the engine (greedy)."""
     import asyncio
 
-    from services.generation.engine import Finished, Piece, Sampling
+    from services.generation.engine import Piece
+
+    weights = stack.engine.ready().for_mode("rag")
+
+    async def generate() -> tuple[str, Any]:
+        pieces = []
+        async for item in stack.engine.stream(weights, prompt, sampling, prefix):
+            if not isinstance(item, Piece):
+                return "".join(pieces), item
+            pieces.append(item.text)
+        raise AssertionError("no Finished event")
+
+    return asyncio.run(generate())
+
+
+def test_the_prefix_cache_does_not_change_the_answer(stack: Stack) -> None:
+    """The system prompt's KV, computed once and restored, gives the tokens a full prefill gives."""
+    from services.generation.answer import render
+    from services.generation.engine import Sampling
+
+    weights = stack.engine.ready().for_mode("rag")
+    system = "You answer questions about Microsoft Defender for Endpoint in one sentence."
+    messages = [{"role": "system", "content": system},
+                {"role": "user", "content": "What is controlled folder access?"}]
+    prompt, prefix = render(weights, messages, system)
+    sampling = Sampling(32, 0.0, 1.0)
+    plain, uncached = run_engine(stack, prompt, sampling)
+    filled, first = run_engine(stack, prompt, sampling, prefix)
+    restored, second = run_engine(stack, prompt, sampling, prefix)
+    assert uncached.cached_tokens == 0 and first.cached_tokens == second.cached_tokens == len(prefix)
+    assert plain == filled == restored and plain
+
+
+def test_repetition_penalty_is_honoured(stack: Stack) -> None:
+    """Both engines apply Sampling.repetition_penalty over recent tokens (1.0 = off)."""
+    from services.generation.engine import Sampling
 
     weights = stack.engine.ready().for_mode("rag")
     messages = [{"role": "user", "content": "Say the word apple twenty times."}]
     prompt = list(weights.tokenizer.apply_chat_template(messages, add_generation_prompt=True))
-
-    async def generate(penalty: float) -> tuple[str, Finished]:
-        pieces, sampling = [], Sampling(48, 0.0, 1.0, penalty, 64)
-        async for item in stack.engine.stream(weights, prompt, sampling):
-            if isinstance(item, Piece):
-                pieces.append(item.text)
-            else:
-                return "".join(pieces), item
-        raise AssertionError("no Finished event")
-
-    plain, _ = asyncio.run(generate(1.0))
-    penalised, finished = asyncio.run(generate(1.8))
+    plain, _ = run_engine(stack, prompt, Sampling(48, 0.0, 1.0, 1.0, 64))
+    penalised, finished = run_engine(stack, prompt, Sampling(48, 0.0, 1.0, 1.8, 64))
     assert penalised != plain and finished.completion_tokens > 0  # greedy: only the penalty differs
