@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
 
-from shared.settings import Settings
 
 QUESTION = {"question": "What is the capital of France?", "mode": "ft", "max_tokens": 24,
             "temperature": 0}

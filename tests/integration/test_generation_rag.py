@@ -205,7 +205,7 @@ def run_engine(stack: Stack, prompt: list[int], sampling: Any,
 
 def test_the_prefix_cache_does_not_change_the_answer(stack: Stack) -> None:
     """The system prompt's KV, computed once and restored, gives the tokens a full prefill gives."""
-    from services.generation.answer import render
+    from services.generation.pipeline import render
     from services.generation.engine import Sampling
 
     weights = stack.engine.ready().for_mode("rag")
