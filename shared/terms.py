@@ -65,6 +65,25 @@ def term_key(term: str) -> str:
     return stem(term)
 
 
+WORDS = re.compile(r"[a-z0-9]+")
+
+
+def words(text: str) -> list[str]:
+    """A text's plain lower-case words (punctuation and markup gone)."""
+    return WORDS.findall(text.lower())
+
+
+def word_runs(text: str, n: int = 8) -> list[tuple[str, ...]]:
+    """Every run of n consecutive words: a run said twice is a repetition."""
+    found = words(text)
+    return [tuple(found[i:i + n]) for i in range(len(found) - n + 1)]
+
+
+def slugify(text: str) -> str:
+    """The anchor learn.microsoft.com gives a heading without an explicit id."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
 def has_term(term: str, text_stems: set[str]) -> bool:
     """Whether a question term occurs in a text (a compound term also when all its parts do)."""
     if term_key(term) in text_stems:

@@ -20,6 +20,7 @@ from typing import Any
 
 from services.retrieval.evaluation import slug
 from shared.halves import halves as split
+from shared.terms import word_runs, words
 
 
 @dataclass(frozen=True)
@@ -71,17 +72,13 @@ def halves(questions: list[EvalQuestion]) -> dict[str, str]:
     return split([(q.id, q.kind) for q in questions])
 
 
-WORDS = re.compile(r"[a-z0-9]+")
-
-
 def repeats(text: str, n: int = 8) -> bool:
     """Whether a text says a sentence, or a run of n words, twice (a quoted code block, such as
     a log excerpt, may repeat itself: it is left out)."""
     body = re.sub(r"```.*?```", " ", text.split("\n\nSources:\n")[0], flags=re.DOTALL).lower()
-    sentences = [" ".join(WORDS.findall(s)) for s in re.split(r"(?<=[.!?])\s+|\n+", body)]
+    sentences = [" ".join(words(s)) for s in re.split(r"(?<=[.!?])\s+|\n+", body)]
     sentences = [s for s in sentences if len(s.split()) >= 3]
-    words = WORDS.findall(body)
-    grams = [tuple(words[i:i + n]) for i in range(len(words) - n + 1)]
+    grams = word_runs(body, n)
     return len(set(sentences)) < len(sentences) or len(set(grams)) < len(grams)
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from services.generation.units import Unit, row_body, row_header, split_units
 from shared.schemas import EvidenceItem, SourceRef
 from shared.settings_sections import EvidenceSettings
-from shared.terms import content_terms, has_term, stems
+from shared.terms import content_terms, has_term, slugify, stems, word_runs, words
 
 HOW = re.compile(r"\b(how|command|cmdlet|run|script|configure|enable|disable|turn|set|setting|"
                  r"registry|path|value|parameter|syntax|install|deploy|check|verify|schedule|"
@@ -28,7 +28,6 @@ HOW = re.compile(r"\b(how|command|cmdlet|run|script|configure|enable|disable|tur
 STRUCTURED = {"code": 1.0, "step": 0.6, "row": 0.6, "item": 0.3, "sentence": 0.0}
 INLINE_CODE = re.compile(r"`[^`]+`|\b[A-Z][a-z]+-[A-Z][A-Za-z]+\b|\b[a-z]+(?:_[a-z]+)+\b")
 BOILERPLATE = re.compile(r"^(applies to|important|note|tip|caution|warning)\b\W*$", re.IGNORECASE)
-WORDS = re.compile(r"[a-z0-9]+")
 NGRAM = 8  # a unit sharing an 8-word run with one already quoted says it again
 MIN_INTRO_TERMS = 2  # "Note:" or "Important:" introduce nothing worth quoting
 
@@ -84,7 +83,7 @@ def candidates(sources: Sequence[SourceRef]) -> list[Candidate]:
     found: list[Candidate] = []
     for source in sources:
         for unit in split_units(source.text):
-            key = " ".join(WORDS.findall(unit.text.lower()))  # "- Type: `X`" is "Type: X"
+            key = " ".join(words(unit.text))  # "- Type: `X`" is "Type: X"
             if key not in seen and not BOILERPLATE.match(unit.text.strip()):
                 seen.add(key)
                 found.append(Candidate(source, unit, stems=stems(unit.text)))
@@ -183,8 +182,7 @@ def select(made: list[Segment], settings: EvidenceSettings) -> list[Candidate]:
 def _grams(candidate: Candidate) -> set[tuple[str, ...]]:
     if candidate.unit.kind == "code":
         return set()  # a log or script may repeat itself: it is quoted as it is
-    words = WORDS.findall(candidate.unit.text.lower())
-    return {tuple(words[i:i + NGRAM]) for i in range(len(words) - NGRAM + 1)}
+    return set(word_runs(candidate.unit.text, NGRAM))
 
 
 def arrange(chosen: list[Candidate]) -> list[EvidenceItem]:
@@ -205,8 +203,6 @@ def arrange(chosen: list[Candidate]) -> list[EvidenceItem]:
 def unit_link(source: SourceRef, unit: Unit) -> str:
     """The source's url#anchor, or the anchor of the sub-heading the unit sits under when the
     passage holds several sections."""
-    from services.indexer.cleaning import slugify
-
     anchor = slugify(unit.heading) if unit.heading else ""
     if anchor and anchor in source.anchors:
         return f"{source.url.split('#')[0]}#{anchor}"

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from services.generation import support
 from services.generation.citations import clean_text
 from shared.schemas import DroppedSentence
+from shared.terms import word_runs, words
 
 BOUNDARY = re.compile(r"(?<=[.!?])[\"')\]]?\s+|\n")
-WORDS = re.compile(r"[a-z0-9]+")
 NGRAM = 8
 
 
@@ -81,9 +81,9 @@ class LeadGate:
 
     def _repeats(self, text: str) -> bool:
         """True when the sentence, or any 8-word run of it, was said before in this answer."""
-        words = WORDS.findall(support.CITATION.sub("", text).lower())
-        key = " ".join(words)
-        grams = {tuple(words[i:i + NGRAM]) for i in range(len(words) - NGRAM + 1)}
+        plain = support.CITATION.sub("", text)
+        key = " ".join(words(plain))
+        grams = set(word_runs(plain, NGRAM))
         if (key and key in self._seen) or grams & self._ngrams:
             return True
         self._seen.add(key)

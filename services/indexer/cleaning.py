@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 from bs4 import BeautifulSoup, NavigableString, Tag
 
+from shared.terms import slugify
+
 log = logging.getLogger(__name__)
 
 CLEANER_VERSION = 1  # part of the index settings hash: bump when the output changes
@@ -58,11 +60,6 @@ class CleanPage:
 
 def render_heading(block: Block) -> str:
     return "#" * block.level + " " + block.text
-
-
-def slugify(text: str) -> str:
-    """The anchor learn.microsoft.com gives a heading without an explicit id."""
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
 def clean_html(html: str) -> CleanPage:
