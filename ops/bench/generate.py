@@ -1,14 +1,14 @@
 """Generation speed of both engines and bare llama-cpp-python, interleaved run by run, one process:
 
 * bare llama-cpp-python (`Llama.create_completion`, the service's GGUF and threads) and bare mlx-lm
-  with the project's fast CPU kernels, on one ~1.5k-token prompt;
+  with the project's fast CPU kernels, on one prompt of --prompt-tokens (1,500) tokens;
 * each engine's service `POST /generate` (SSE) on the same prompt (`ft` mode: the same tokens);
 * RAG questions through each service at top_k 5 (needs a retrieval service with an index:
   --retrieval-url);
 * N concurrent short chats vs one, per service (aggregate completion tok/s).
 
     .venv/bin/python -m ops.bench.generate [--runs 5] [--max-tokens 64] [--retrieval-url URL]
-                                           [--json]
+                                           [--prompt-tokens 1500] [--json]
 
 `overhead` is the service's wall time for the long prompt (first token + decode) over the bare
 library's, run by run; `concurrency_gain` is N chats' aggregate tok/s over one chat's.
@@ -27,11 +27,13 @@ from ops.bench import generate_runs as runs
 ENGINES = ("llama_cpp", "mlx")
 
 
-def setup(settings: Any) -> tuple[dict[str, Any], str, list[int]]:
-    """The bare libraries, loaded in this process, and the long prompt (as the service renders)."""
-    from services.generation.prompting import plain_messages, read_prompt
+def setup(settings: Any, prompt_tokens: int) -> tuple[dict[str, Any], str, list[int]]:
+    """The bare libraries, loaded in this process, and the long prompt as the service renders it,
+    prompt_tokens long (the system prompt and chat template included)."""
+    from services.generation.prompting import read_prompt
     from services.generation.weights import load_weights
     from shared.mlx_runtime import use_fast_blas
+    from shared.prompts import plain_messages
 
     use_fast_blas(settings.model.blas_library)  # before anything imports mlx
     from services.generation.kernels import native_compiler
@@ -40,11 +42,15 @@ def setup(settings: Any) -> tuple[dict[str, Any], str, list[int]]:
     mlx = load_weights(settings.model.base_id, fast_kernels=True)
     threads = settings.model.threads or os.cpu_count() or 1
     llama = runs.BareLlama(settings.model.gguf, threads, settings.model.llama_batch,
-                           settings.model.llama_spin)
-    question = runs.long_question(mlx.tokenizer)
+                           settings.model.llama_spin_count)
     system = read_prompt(settings.model.ft_system_prompt_file)
-    prompt = list(mlx.tokenizer.apply_chat_template(plain_messages(system, [], question),
-                                                    add_generation_prompt=True))
+
+    def rendered(question: str) -> list[int]:
+        return list(mlx.tokenizer.apply_chat_template(plain_messages(system, [], question),
+                                                      add_generation_prompt=True))
+
+    question = runs.long_question(mlx.tokenizer, prompt_tokens - len(rendered("")) - 12)
+    prompt = rendered(question)
     return {"llama_cpp": llama, "mlx": mlx}, question, prompt
 
 
@@ -54,13 +60,14 @@ def bare(engine: str, library: Any, prompt: list[int], max_tokens: int, step: in
     return runs.bare_run(library.model, library.tokenizer, prompt, max_tokens, step)
 
 
-def measure(count: int, max_tokens: int, retrieval_url: str | None, chats: int) -> dict:
+def measure(count: int, max_tokens: int, retrieval_url: str | None, chats: int,
+            prompt_tokens: int = 1500) -> dict:
     """Every path once per run, the engines interleaved within each run."""
     from shared.settings import get_settings
     from tests.conftest import free_port
 
     settings = get_settings()
-    libraries, question, prompt = setup(settings)
+    libraries, question, prompt = setup(settings, prompt_tokens)
     step = settings.model.prefill_step_size
     rag = runs.retrieval_ready(retrieval_url)
     services, urls = {}, {}
@@ -126,6 +133,8 @@ def summary(result: dict) -> list[dict[str, Any]]:
             "decode_tok_s": median([x["tok_s"] for x in r["service"]]),
             "overhead": median(ratio["overhead"]), "concurrency_gain": median(ratio["concurrency"]),
             "rag_ttft_s": median([x["ttft_s"] for x in r["rag"]]),
+            "rag_evidence_s": median([x["evidence_s"] for x in r["rag"] if x["evidence_s"]]),
+            "rag_answer_s": median([x["wall_s"] for x in r["rag"]]),
             "decode_vs_mlx": median(ratio["vs_mlx"]), "prompt_tokens": result["prompt_tokens"],
             "runs": len(r["service"])})
     bare_runs = result["runs"]["llama_cpp"]["bare"]
@@ -146,6 +155,11 @@ def table(result: dict) -> list[str]:
                 lines.append(f"| {engine} | {name} | {spread([x['ttft_s'] for x in r[path]])} | "
                              f"{spread([x['tok_s'] for x in r[path]], 1)} |")
         many, one = [m["agg_tok_s"] for m in r["many"]], [o["agg_tok_s"] for o in r["one"]]
+        if r["rag"]:
+            evidence = [x["evidence_s"] for x in r["rag"] if x["evidence_s"]]
+            lines.append(f"| {engine} | rag: evidence shown {spread(evidence)} s, first checked "
+                         f"sentence {spread([x['seen_s'] for x in r['rag']])} s, whole answer "
+                         f"{spread([x['wall_s'] for x in r['rag']])} s | | |")
         lines += [
             f"| {engine} | service/bare wall time (overhead) | {spread(ratio['overhead'])} | |",
             f"| {engine} | {result['chats']} chats vs 1: aggregate tok/s {spread(many, 1)} vs "
@@ -159,11 +173,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--max-tokens", type=int, default=64)
     parser.add_argument("--chats", type=int, default=4)
+    parser.add_argument("--prompt-tokens", type=int, default=1500, help="the long prompt's length")
     parser.add_argument("--retrieval-url", default=None,
                         help="a retrieval service with an index, for the rag runs")
     parser.add_argument("--json", action="store_true", help="one JSON object per engine")
     args = parser.parse_args()
-    result = measure(args.runs, args.max_tokens, args.retrieval_url, args.chats)
+    result = measure(args.runs, args.max_tokens, args.retrieval_url, args.chats, args.prompt_tokens)
     if args.json:
         for item in summary(result):
             print(json.dumps(item))

@@ -59,10 +59,9 @@ class LlamaBackend:
     def prepare(self) -> None:
         if problem := check_gguf(self.settings.model.gguf):
             raise GgufError(problem)
-        # OpenMP threads that spin while waiting starve each other on a busy machine (6.6 vs 49.7
-        # tok/s measured at load 10); read once, when libgomp loads with llama.cpp
-        if not self.settings.model.llama_spin:
-            os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        # unbounded spinning starves other processes on a busy machine (6.6 vs 49.7 tok/s passive
+        # at load 10), passive waiting costs a sleep per op; read once, when libgomp loads
+        os.environ.setdefault("GOMP_SPINCOUNT", str(self.settings.model.llama_spin_count))
         try:
             import llama_cpp
         except ImportError as error:
@@ -162,4 +161,4 @@ class LlamaBackend:
                 "threads": self.threads, "gguf": self.settings.model.gguf,
                 "batch_size": self.settings.infer.batch_size,
                 "flash_attn": self.settings.model.flash_attn,
-                "spin": self.settings.model.llama_spin, "cpu_features": flags}
+                "spin_count": int(os.environ.get("GOMP_SPINCOUNT", -1)), "cpu_features": flags}

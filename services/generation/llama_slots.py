@@ -51,6 +51,10 @@ def make_sampler(sampling: Sampling, prompt: list[int]) -> Any:
     from llama_cpp._internals import LlamaSampler
 
     sampler = LlamaSampler()
+    if sampling.penalised and sampling.temperature <= 0 and sampling.repetition_penalty >= 1:
+        # greedy: the penalty only lowers the (at most `context`) recent tokens, so the winner is
+        # among the top context + 1 before it; penalising those, not the 49k vocabulary, is the same
+        sampler.add_top_k(sampling.repetition_context + 1)
     if sampling.penalised:
         sampler.add_penalties(0, sampling.repetition_context, sampling.repetition_penalty, 0.0, 0.0)
     if sampling.temperature <= 0:

@@ -54,3 +54,18 @@ def test_doctor_flags_a_missing_gguf() -> None:
 
     checks = doctor.engine(Settings(model={"engine": "llama_cpp", "gguf": "/nonexistent/x.gguf"}))
     assert checks[1].ok is False and "/nonexistent/x.gguf" in checks[1].detail
+
+
+@pytest.mark.parametrize(("flags", "expected"), [
+    ("fpu sse avx2 avx512f avx512_bf16 f16c", "bf16"),  # llama.cpp's fast BF16 dot products
+    ("fpu sse avx2 avx512f f16c", "f16"),               # BF16 would be emulated, slowly
+])
+def test_set_up_writes_the_gguf_type_the_cpu_is_fast_at(tmp_path, flags: str,
+                                                         expected: str) -> None:
+    """Fault injected: the CPU flags the set-up reads (a simulated /proc/cpuinfo)."""
+    from ops.prepare_model import default_gguf_type
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(f"processor\t: 0\nflags\t\t: {flags}\n")
+    assert default_gguf_type(cpuinfo) == expected
+    assert default_gguf_type(tmp_path / "missing") == "f16"
