@@ -38,15 +38,17 @@ def check_limits(body: GenerateRequest, settings: Settings) -> None:
                             f"{settings.infer.max_tokens_cap}")
 
 
-def sampling_for(body: GenerateRequest, settings: Settings, mode: str | None = None) -> Sampling:
-    """The request's sampling; a rag lead is short unless the request asks for a length."""
+def sampling_for(body: GenerateRequest, settings: Settings, prepared: Prepared) -> Sampling:
+    """The request's sampling; a rag lead is short unless the request asks for a length, and
+    leans towards the evidence's words."""
     infer = settings.infer
-    lead = mode != "ft" and infer.evidence.enabled
+    lead = prepared.mode != "ft" and infer.evidence.enabled
     default = infer.lead_max_tokens if lead else infer.max_new_tokens
     return Sampling(max_tokens=body.max_tokens or default,
                     temperature=infer.temperature if body.temperature is None else body.temperature,
                     top_p=body.top_p or infer.top_p, repetition_penalty=infer.repetition_penalty,
-                    repetition_context=infer.repetition_context)
+                    repetition_context=infer.repetition_context,
+                    logit_bias=prepared.copy_bias or None)
 
 
 async def prepare(body: GenerateRequest, engine: Engine, retrieval: RetrievalClient,
@@ -87,7 +89,7 @@ async def start(body: GenerateRequest, engine: Engine, retrieval: RetrievalClien
     check_limits(body, settings)
     engine.check_capacity()
     prepared = await prepare(body, engine, retrieval, embedder, settings)
-    events = answer_events(engine, prepared, sampling_for(body, settings, prepared.mode), settings)
+    events = answer_events(engine, prepared, sampling_for(body, settings, prepared), settings)
     return recorded(events, body.question, feedback) if feedback else events
 
 

@@ -26,6 +26,7 @@ class Sampling:
     top_p: float
     repetition_penalty: float = 1.0  # CTRL-style divisor of recent tokens' logits; 1.0 = off
     repetition_context: int = 64  # how many recent tokens the penalty looks at
+    logit_bias: dict[int, float] | None = None  # added to these tokens' logits (the evidence's)
 
     @property
     def penalised(self) -> bool:
@@ -162,13 +163,14 @@ class Batch:
         self.jobs[uid] = job
 
     def _processors(self, sampling: Sampling) -> list[Any]:
-        """The repetition penalty as an mlx-lm logits processor (one per row: rows differ)."""
+        """The logit bias, then the repetition penalty, as mlx-lm logits processors (one list per
+        row: rows differ)."""
         from mlx_lm.sample_utils import make_logits_processors
 
-        if not sampling.penalised:
-            return []
-        return make_logits_processors(repetition_penalty=sampling.repetition_penalty,
-                                      repetition_context_size=sampling.repetition_context)
+        return make_logits_processors(
+            logit_bias=sampling.logit_bias or None,
+            repetition_penalty=sampling.repetition_penalty if sampling.penalised else None,
+            repetition_context_size=sampling.repetition_context)
 
     def step(self) -> None:
         """Drop cancelled requests, then one prefill chunk and/or one decode step."""

@@ -49,14 +49,16 @@ class LeadGate:
     def flush(self) -> str:
         """The unfinished last sentence, checked like the others."""
         rest, self.pending = self.pending, ""
-        out = "" if self.stopped or not rest.strip() else self._release(rest)
+        out = "" if self.stopped or not support.says_something(rest) else self._release(rest)
         self.released.append(out)
         return out
 
     def _boundary(self) -> re.Match[str] | None:
+        """The end of the first whole sentence: a fragment ("1.", "Note:") joins what follows."""
         if self.pending.count("```") % 2:  # inside a code block: wait for its end
             return None
-        return BOUNDARY.search(self.pending)
+        return next((match for match in BOUNDARY.finditer(self.pending)
+                     if support.says_something(self.pending[:match.end()])), None)
 
     def _release(self, sentence: str) -> str:
         text = sentence.strip()

@@ -46,11 +46,14 @@ class Detokenizer:
         return text
 
 
-def make_sampler(sampling: Sampling, prompt: list[int]) -> Any:
-    """A llama.cpp sampler chain: repeat penalty (seeded with the prompt's tail), top-p, temp."""
+def make_sampler(sampling: Sampling, prompt: list[int], n_vocab: int) -> Any:
+    """A llama.cpp sampler chain: logit bias, repeat penalty (seeded with the prompt's tail),
+    top-p, temp (the order of mlx-lm's processors)."""
     from llama_cpp._internals import LlamaSampler
 
     sampler = LlamaSampler()
+    if sampling.logit_bias:
+        sampler.add_logit_bias(n_vocab, sampling.logit_bias)
     if sampling.penalised and sampling.temperature <= 0 and sampling.repetition_penalty >= 1:
         # greedy: the penalty only lowers the (at most `context`) recent tokens, so the winner is
         # among the top context + 1 before it; penalising those, not the 49k vocabulary, is the same
@@ -128,7 +131,8 @@ class Slots:
 
     def _start(self, job: Job) -> None:
         self.free.sort(reverse=True)  # lowest id first: llama.cpp batches only consecutive ids
-        row = Row(job, self.free.pop(), make_sampler(job.sampling, job.prompt), list(job.prompt))
+        sampler = make_sampler(job.sampling, job.prompt, self.model.n_vocab())
+        row = Row(job, self.free.pop(), sampler, list(job.prompt))
         prefix = job.prefix if self.prefix_cache else ()
         starts = len(job.prompt) > len(prefix) and tuple(job.prompt[:len(prefix)]) == prefix
         if len(prefix) >= 2 and starts:

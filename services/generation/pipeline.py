@@ -52,6 +52,7 @@ class Prepared:
     retrieval_ms: float = 0.0
     evidence_ms: float = 0.0
     evidence_scoring: str = ""
+    copy_bias: dict[int, float] = field(default_factory=dict)  # the evidence's tokens, for the lead
 
 
 async def retrieve(client: RetrievalClient, query: str, question: str, top_k: int,
@@ -122,3 +123,14 @@ def build(prepared: Prepared, extracted: Extracted, history: list[ChatTurn], que
     documentation = blocks(extracted, prepared.weights, settings.infer.context_tokens)
     messages = prompts.rag_messages(system, documentation, prompting.turns(history), question)
     prepared.prompt, prepared.prefix = render(prepared.weights, messages, system)
+    prepared.copy_bias = copy_bias(extracted.items, prepared.weights,
+                                   settings.infer.evidence.copy_bias)
+
+
+def copy_bias(items: list[EvidenceItem], weights: LoadedWeights, bias: float) -> dict[int, float]:
+    """`bias` for every token of the evidence's text (none without evidence, or at 0)."""
+    if not items or bias <= 0:
+        return {}
+    tokenizer = weights.tokenizer
+    tokens = set(tokenizer.encode("\n".join(item.text for item in items)))
+    return {token: bias for token in tokens - set(tokenizer.all_special_ids)}

@@ -24,6 +24,7 @@ SPECIFIC = re.compile(r"`[^`]+`|(?<![\w/\\])(?:[\w.-]*\d[\w.-]*|[\w%:.-]*[\\/_][
 NEGATION = re.compile(r"\b(not|no|never|cannot|can't|don't|doesn't|isn't|aren't|won't|without|"
                       r"none|neither|nor)\b|n't\b", re.IGNORECASE)
 CITATION = re.compile(r"\s*\[\d{1,3}\]")
+LIST_MARKER = re.compile(r"^\s*(?:\d{1,3}[.)]|[-*\u2022])\s+", re.MULTILINE)  # "2. " is no fact
 
 
 @dataclass(frozen=True)
@@ -55,15 +56,22 @@ def prepare(sources: Sequence[SourceRef]) -> list[SourceText]:
 
 
 def specific_tokens(sentence: str) -> list[str]:
-    return [token.strip("`").lower() for token in SPECIFIC.findall(sentence) if token.strip("`")]
+    """Numbers, commands, paths and settings, without the sentence's own punctuation ("8.1.")."""
+    tokens = (token.strip("`").rstrip(".,:;-").lower() for token in SPECIFIC.findall(sentence))
+    return [token for token in tokens if token]
+
+
+def says_something(text: str) -> bool:
+    """Whether a piece of text makes a claim at all: "1.", "Note:" or "[2]" do not."""
+    return len(stems(CITATION.sub("", text))) >= 2
 
 
 def check(sentence: str, sources: Sequence[SourceText], min_coverage: float) -> Verdict:
     """The verdict for one sentence against the prepared sources."""
-    plain = CITATION.sub("", sentence)
+    plain = LIST_MARKER.sub("", CITATION.sub("", sentence))
     own = stems(plain)
-    if len(own) < 2:
-        return Verdict(False, None, 0.0, "too short to say anything")  # "1." or "Note:"
+    if not says_something(plain):
+        return Verdict(False, None, 0.0, "too short to say anything")
     scored = sorted(((_unit_coverage(own, s), s) for s in sources),
                     key=lambda pair: pair[0], reverse=True)
     if not scored:

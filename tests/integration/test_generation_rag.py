@@ -231,3 +231,18 @@ def test_repetition_penalty_is_honoured(stack: Stack) -> None:
     plain, _ = run_engine(stack, prompt, Sampling(48, 0.0, 1.0, 1.0, 64))
     penalised, finished = run_engine(stack, prompt, Sampling(48, 0.0, 1.0, 1.8, 64))
     assert penalised != plain and finished.completion_tokens > 0  # greedy: only the penalty differs
+
+
+def test_logit_bias_reaches_the_engine(stack: Stack) -> None:
+    """Both engines add Sampling.logit_bias (the lead's lean towards the evidence's tokens) to the
+    logits: biased hard enough, one token is all the model says."""
+    from services.generation.engine import Sampling
+
+    weights = stack.engine.ready().for_mode("rag")
+    messages = [{"role": "user", "content": "What is controlled folder access?"}]
+    prompt = list(weights.tokenizer.apply_chat_template(messages, add_generation_prompt=True))
+    [apple] = weights.tokenizer.encode(" apple")  # one token in SmolLM2's vocabulary
+    plain, _ = run_engine(stack, prompt, Sampling(12, 0.0, 1.0))
+    biased, finished = run_engine(stack, prompt, Sampling(12, 0.0, 1.0, logit_bias={apple: 40.0}))
+    assert "apple" not in plain
+    assert biased.split() == ["apple"] * 12 and finished.completion_tokens == 12

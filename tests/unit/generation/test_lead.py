@@ -60,3 +60,15 @@ def test_the_lead_stops_after_its_sentences() -> None:
     lead = gate(max_sentences=1)
     out = feed_in_pieces(lead, TEXT + " More text that would follow.")
     assert lead.stopped == "sentences" and out.count("[1]") == 1
+
+
+def test_a_list_marker_or_label_joins_its_sentence_instead_of_counting_as_one() -> None:
+    """Fault injected: the model numbers its steps and labels its answer ("A:"), and ends on a
+    bare marker; none of these is a sentence to check (or to count as unsupported)."""
+    text = ("A:\n1. Run Set-MpPreference -EnableControlledFolderAccess AuditMode in PowerShell.\n"
+            "2. Set the proxy with mdatp config proxy set --value http://address:port on Linux.\n3.")
+    lead = gate()
+    out = feed_in_pieces(lead, text, seed=5)
+    assert not lead.dropped and len(lead.kept) == 2
+    assert lead.kept[0].startswith("A:\n1. Run Set-MpPreference")
+    assert lead.kept[1].startswith("2. Set the proxy") and out.rstrip().endswith("[1].")

@@ -57,15 +57,17 @@ def test_follow_up_is_retrieved_with_the_previous_question() -> None:
     assert prompting.retrieval_query("and on macOS?", [], 8) == "and on macOS?"
 
 
-def test_rag_messages_number_sources_after_a_fixed_system_prompt() -> None:
-    from shared.prompts import rag_messages, source_header
+def test_rag_messages_put_numbered_sources_and_question_after_a_fixed_system_prompt() -> None:
+    from shared.prompts import INSTRUCTION, rag_messages, source_header
 
     hits = [hit("a", text="Alpha text."), hit("b", text="Beta text.")]
     blocks = [(source_header(n, h.heading_path, h.title), h.text) for n, h in enumerate(hits, 1)]
     turns = prompting.turns([ChatTurn(role="user", content="earlier")])
     messages = rag_messages("SYSTEM", blocks, turns, "Why?")
-    system = messages[0]["content"]
-    assert messages[0]["role"] == "system" and system.startswith("SYSTEM\n\nDocumentation:")
-    assert "[1] A > Section\nAlpha text." in system and "[2] B > Section\nBeta text." in system
+    assert messages[0] == {"role": "system", "content": "SYSTEM"}  # the cached prefix
     assert messages[1]["content"] == "earlier"
-    assert messages[-1] == {"role": "user", "content": "Why?"}
+    last = messages[-1]
+    assert last["role"] == "user" and last["content"].startswith("Documentation:\n\n[1] A > Section")
+    assert "[1] A > Section\nAlpha text." in last["content"]
+    assert "[2] B > Section\nBeta text." in last["content"]
+    assert last["content"].endswith(f"\n\nQuestion: Why?\n{INSTRUCTION}")

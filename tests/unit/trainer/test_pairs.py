@@ -49,9 +49,9 @@ def test_rag_pair_cites_the_number_of_the_gold_passage() -> None:
     for seed in range(6):
         system, user, answer = pairs.rag_pair(gold, "How?", others, random.Random(seed), 200)
         number = int(re.search(r"\[(\d)\]$", answer).group(1))  # type: ignore[union-attr]
-        passage = system.split(f"[{number}] ", 1)[1]  # sources live in the system message
+        passage = user.split(f"[{number}] ", 1)[1]  # sources live in the last user turn
         assert passage.startswith("T > Tamper\nTurn on tamper protection")
-        assert user.endswith("How?")
+        assert "Question: How?\n" in user and "[" not in system
 
 
 def test_unanswerable_rag_pair_says_the_sources_do_not_cover_it() -> None:
