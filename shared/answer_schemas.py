@@ -102,6 +102,7 @@ class GenerateDone(BaseModel):
     lead: str = ""  # the model's checked sentences (the streamed `token` text)
     evidence: list[EvidenceItem] = []
     lead_sentences: int = 0  # generated sentences kept (each passed the support check)
+    lead_quoted: int = 0  # supported ones left out: they repeat words the evidence below quotes
     dropped: list[DroppedSentence] = []  # generated sentences the sources do not support
     stopped: str | None = None  # why the lead was cut short: repeated | sentences
     evidence_scoring: str = ""  # terms+embedding | terms (the embedding service did not answer)

@@ -107,7 +107,8 @@ def gate_for(prepared: Prepared, settings: Settings) -> LeadGate:
     checked = support.prepare(prepared.sources) if prepared.mode != "ft" else None
     return LeadGate(checked, citations.allowed_urls(prepared.sources), len(prepared.sources),
                     infer.support_min_coverage,
-                    infer.lead_max_sentences if prepared.evidence else 10_000)
+                    infer.lead_max_sentences if prepared.evidence else 10_000,
+                    evidence=[item.text for item in prepared.evidence])
 
 
 async def answer_events(engine: Engine, prepared: Prepared, sampling: Sampling,
@@ -174,6 +175,6 @@ def done_event(prepared: Prepared, lead: str, text: str, finished: Finished | No
         cited=[] if refused else citations.cited(body, len(prepared.sources)),
         index_empty=prepared.index_empty, evidence=prepared.evidence,
         dropped=gate.dropped if gate else [], stopped=gate.stopped if gate else None,
-        lead_sentences=len(gate.kept) if gate else 0,
+        lead_sentences=len(gate.kept) if gate else 0, lead_quoted=len(gate.quoted) if gate else 0,
         evidence_scoring=prepared.evidence_scoring)
 

@@ -2,7 +2,9 @@
 
 Each sentence is checked before anyone sees it: a sentence (or an 8-word run) the answer already
 said stops the generation; a sentence the sources do not support is dropped and recorded; a
-supported one gets the `[n]` of the source that supports it best and only the URLs the sources hold.
+supported one that repeats an 8-word run of the evidence quoted below it is left out (the answer
+would say it twice); the others get the `[n]` of the source that supports them best and only the
+URLs the sources hold.
 Without sources (`ft`) sentences are not checked for support, and no URL survives.
 """
 
@@ -28,13 +30,19 @@ class LeadGate:
     min_coverage: float
     max_sentences: int
     max_dropped: int = 2  # this many unsupported sentences: the model is off track, stop it
+    evidence: list[str] = field(default_factory=list)  # the units quoted after the lead
     kept: list[str] = field(default_factory=list)
+    quoted: list[str] = field(default_factory=list)  # supported, but the evidence says it already
     dropped: list[DroppedSentence] = field(default_factory=list)
     stopped: str | None = None  # why the lead was cut short: repeated | sentences | unsupported
     pending: str = ""
     released: list[str] = field(default_factory=list)  # exactly what was streamed
     _seen: set[str] = field(default_factory=set)
     _ngrams: set[tuple[str, ...]] = field(default_factory=set)
+    _evidence_ngrams: set[tuple[str, ...]] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self._evidence_ngrams = {gram for text in self.evidence for gram in word_runs(text, NGRAM)}
 
     def feed(self, piece: str) -> str:
         """Text that is final now (whole checked sentences); sets `stopped` to end generation."""
@@ -76,10 +84,12 @@ class LeadGate:
                     self.stopped = "unsupported"
                 return ""
             text = support.attribute(text, verdict)
-        self.kept.append(text)
-        if len(self.kept) >= self.max_sentences:
+        said_below = bool(set(word_runs(support.CITATION.sub("", text), NGRAM))
+                          & self._evidence_ngrams)
+        (self.quoted if said_below else self.kept).append(text)
+        if len(self.kept) + len(self.quoted) >= self.max_sentences:
             self.stopped = "sentences"
-        return text + sentence[len(sentence.rstrip()):]
+        return "" if said_below else text + sentence[len(sentence.rstrip()):]
 
     def _repeats(self, text: str) -> bool:
         """True when the sentence, or any 8-word run of it, was said before in this answer."""

@@ -64,3 +64,12 @@ def test_repeats_finds_a_sentence_or_an_8_word_run_said_twice() -> None:
     assert repeats("Open the portal and select the device that you want to isolate. Later, select "
                    "the device that you want to isolate and confirm.")  # an 8-word run twice
     assert not repeats("```\n2020-03-11 13:08 begin\n2020-03-11 13:08 begin\n```\nDone here.")
+
+
+def test_supported_sentences_count_the_ones_left_out_as_already_quoted() -> None:
+    """A sentence that passed the check but repeats the evidence is supported, though not shown."""
+    checked = {**done("Use AuditMode [1].", [1]), "lead_sentences": 1, "lead_quoted": 2,
+               "dropped": [{"text": "Invented.", "reason": "only 10% of its terms"}]}
+    outcome = evaluation.judge(Q, checked)
+    assert (outcome.supported, outcome.sentences) == (3, 4)
+    assert evaluation.summarize([outcome])["supported_sentence_rate"] == 0.75

@@ -72,3 +72,18 @@ def test_a_list_marker_or_label_joins_its_sentence_instead_of_counting_as_one() 
     assert not lead.dropped and len(lead.kept) == 2
     assert lead.kept[0].startswith("A:\n1. Run Set-MpPreference")
     assert lead.kept[1].startswith("2. Set the proxy") and out.rstrip().endswith("[1].")
+
+
+def test_a_sentence_the_evidence_below_already_quotes_is_left_out_but_counted_supported() -> None:
+    """Fault injected: the model copies an evidence unit word for word; the final answer quotes
+    that unit after the lead, so showing the copy would say it twice."""
+    unit = "Set the proxy with mdatp config proxy set --value http://address:port on Linux."
+    lead = LeadGate(support.prepare(SOURCES), allowed_urls(SOURCES), len(SOURCES), 0.6, 10,
+                    evidence=[unit])
+    out = feed_in_pieces(lead, "Run Set-MpPreference -EnableControlledFolderAccess AuditMode in "
+                               "PowerShell. You set the proxy with mdatp config proxy set --value "
+                               "http://address:port on Linux [1].", seed=2)
+    assert out.strip() == ("Run Set-MpPreference -EnableControlledFolderAccess AuditMode in "
+                           "PowerShell [1].")
+    assert len(lead.quoted) == 1 and "mdatp config proxy" in lead.quoted[0]
+    assert not lead.dropped and len(lead.kept) == 1 and lead.text == out.strip()
