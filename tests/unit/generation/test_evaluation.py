@@ -64,6 +64,9 @@ def test_repeats_finds_a_sentence_or_an_8_word_run_said_twice() -> None:
     assert repeats("Open the portal and select the device that you want to isolate. Later, select "
                    "the device that you want to isolate and confirm.")  # an 8-word run twice
     assert not repeats("```\n2020-03-11 13:08 begin\n2020-03-11 13:08 begin\n```\nDone here.")
+    assert not repeats("The nearest pages are:\n[1] Linux proxy (https://learn.microsoft.com/en-us/"
+                       "defender-endpoint/linux-proxy)\n[2] Mac proxy (https://learn.microsoft.com"
+                       "/en-us/defender-endpoint/mac-proxy)")  # links share the site's prefix
 
 
 def test_supported_sentences_count_the_ones_left_out_as_already_quoted() -> None:
