@@ -33,6 +33,18 @@ class Sampling:
         return self.repetition_penalty != 1.0 and self.repetition_context > 0
 
 
+
+def processors(sampling: Sampling, prompt_length: int) -> list[Any]:
+    """The logit bias, then the repetition penalty over the tokens generated so far (the prompt
+    ends with the evidence the lead should copy), as mlx-lm logits processors for one row."""
+    from mlx_lm.sample_utils import make_logits_processors, make_repetition_penalty
+
+    chain = make_logits_processors(logit_bias=sampling.logit_bias or None)
+    if sampling.penalised:
+        penalty = make_repetition_penalty(sampling.repetition_penalty, sampling.repetition_context)
+        chain.append(lambda tokens, logits: penalty(tokens[prompt_length:], logits))
+    return chain
+
 @dataclass
 class Piece:
     """Text decoded from one new token."""
@@ -157,20 +169,11 @@ class Batch:
         sampler = self.samplers.setdefault(key, make_sampler(temp=key[0], top_p=key[1]))
         [uid] = self.generator.insert([job.prompt[job.cached:]], max_tokens=[job.sampling.max_tokens],
                                       caches=[cache] if cache else None, samplers=[sampler],
-                                      logits_processors=[self._processors(job.sampling)],
+                                      logits_processors=[processors(job.sampling, len(job.prompt))],
                                       all_tokens=[job.prompt[:job.cached]])
         job.started = time.perf_counter()
         self.jobs[uid] = job
 
-    def _processors(self, sampling: Sampling) -> list[Any]:
-        """The logit bias, then the repetition penalty, as mlx-lm logits processors (one list per
-        row: rows differ)."""
-        from mlx_lm.sample_utils import make_logits_processors
-
-        return make_logits_processors(
-            logit_bias=sampling.logit_bias or None,
-            repetition_penalty=sampling.repetition_penalty if sampling.penalised else None,
-            repetition_context_size=sampling.repetition_context)
 
     def step(self) -> None:
         """Drop cancelled requests, then one prefill chunk and/or one decode step."""

@@ -46,9 +46,9 @@ class Detokenizer:
         return text
 
 
-def make_sampler(sampling: Sampling, prompt: list[int], n_vocab: int) -> Any:
-    """A llama.cpp sampler chain: logit bias, repeat penalty (seeded with the prompt's tail),
-    top-p, temp (the order of mlx-lm's processors)."""
+def make_sampler(sampling: Sampling, n_vocab: int) -> Any:
+    """A llama.cpp sampler chain: logit bias, repeat penalty over the generated tokens (as on
+    MLX: the prompt ends with the evidence the lead should copy), top-p, temp."""
     from llama_cpp._internals import LlamaSampler
 
     sampler = LlamaSampler()
@@ -67,9 +67,6 @@ def make_sampler(sampling: Sampling, prompt: list[int], n_vocab: int) -> Any:
             sampler.add_top_p(sampling.top_p, 1)
         sampler.add_temp(sampling.temperature)
         sampler.add_dist(int(time.time_ns() & 0x7FFFFFFF))
-    if sampling.penalised:  # the penalty looks at recent tokens, the prompt's included (as on MLX)
-        for token in prompt[-sampling.repetition_context:]:
-            sampler.accept(token)
     return sampler
 
 
@@ -131,7 +128,7 @@ class Slots:
 
     def _start(self, job: Job) -> None:
         self.free.sort(reverse=True)  # lowest id first: llama.cpp batches only consecutive ids
-        sampler = make_sampler(job.sampling, job.prompt, self.model.n_vocab())
+        sampler = make_sampler(job.sampling, self.model.n_vocab())
         row = Row(job, self.free.pop(), sampler, list(job.prompt))
         prefix = job.prefix if self.prefix_cache else ()
         starts = len(job.prompt) > len(prefix) and tuple(job.prompt[:len(prefix)]) == prefix

@@ -246,3 +246,20 @@ def test_logit_bias_reaches_the_engine(stack: Stack) -> None:
     biased, finished = run_engine(stack, prompt, Sampling(12, 0.0, 1.0, logit_bias={apple: 40.0}))
     assert "apple" not in plain
     assert biased.split() == ["apple"] * 12 and finished.completion_tokens == 12
+
+
+def test_the_repetition_penalty_looks_at_the_answer_not_the_prompt(stack: Stack) -> None:
+    """The evidence stands right before the lead and the lead should copy its words: the penalty
+    is for the model repeating itself. Fault injected: a prompt whose answer starts with its own
+    words, under a heavy penalty; three distinct new tokens must be the unpenalised ones."""
+    from services.generation.engine import Sampling
+
+    weights = stack.engine.ready().for_mode("rag")
+    messages = [{"role": "user", "content": "Copy this line exactly: Controlled folder access "
+                                            "protects folders. Controlled folder access"}]
+    prompt = list(weights.tokenizer.apply_chat_template(messages, add_generation_prompt=True))
+    plain, _ = run_engine(stack, prompt, Sampling(3, 0.0, 1.0))
+    penalised, _ = run_engine(stack, prompt, Sampling(3, 0.0, 1.0, 2.0, 64))
+    copied = [word for word in plain.lower().split() if word in messages[0]["content"].lower()]
+    assert len(set(plain.split())) == 3 and len(copied) >= 2  # it copies (penalised on the prompt:
+    assert penalised == plain                                  # "This is the", not "This line is")

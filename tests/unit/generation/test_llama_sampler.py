@@ -48,7 +48,10 @@ def test_greedy_with_penalty_picks_what_the_whole_vocabulary_would(penalty: floa
         logits = rng.normal(0, 3, VOCAB).astype(np.float32)
         top = [int(t) for t in np.argsort(-logits)[:64]]
         recent = [int(t) for t in rng.permutation(top[:rng.integers(1, 64)])]
-        ours = pick(make_sampler(sampling, recent, VOCAB), logits)
+        ours = make_sampler(sampling, VOCAB)
+        for token in recent:  # what the model generated so far
+            ours.accept(token)
+        ours = pick(ours, logits)
         assert ours == pick(whole_vocabulary_chain(sampling, recent), logits)
         moved += ours != top[0]
     assert moved > 0  # the penalty did change the winner, so the comparison meant something
