@@ -72,7 +72,7 @@ async def prepare(body: GenerateRequest, engine: Engine, retrieval: RetrievalCli
     prepared.verdict = pipeline.decide(retrieved, body.question, settings)
     shown = sources.choose(body.question, retrieved.found.hits, infer.source_min_ratio)
     if prepared.verdict.refused:
-        prepared.sources = shown[:pipeline.NEAREST]
+        prepared.sources = refusal.nearest_pages(shown, pipeline.NEAREST)
         return prepared
     extracted = await pipeline.extract(body.question, shown, retrieved.stats, embedder, settings)
     prepared.sources, prepared.evidence = extracted.sources, extracted.items

@@ -40,9 +40,12 @@ class LeadGate:
     _seen: set[str] = field(default_factory=set)
     _ngrams: set[tuple[str, ...]] = field(default_factory=set)
     _evidence_ngrams: set[tuple[str, ...]] = field(default_factory=set)
+    _evidence_lines: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self._evidence_ngrams = {gram for text in self.evidence for gram in word_runs(text, NGRAM)}
+        self._evidence_lines = {" ".join(words(part)) for text in self.evidence
+                                for part in BOUNDARY.split(text)}
 
     def feed(self, piece: str) -> str:
         """Text that is final now (whole checked sentences); sets `stopped` to end generation."""
@@ -84,8 +87,9 @@ class LeadGate:
                     self.stopped = "unsupported"
                 return ""
             text = support.attribute(text, verdict)
-        said_below = bool(set(word_runs(support.CITATION.sub("", text), NGRAM))
-                          & self._evidence_ngrams)
+        plain = support.CITATION.sub("", text)
+        said_below = (" ".join(words(plain)) in self._evidence_lines
+                      or bool(set(word_runs(plain, NGRAM)) & self._evidence_ngrams))
         (self.quoted if said_below else self.kept).append(text)
         if len(self.kept) + len(self.quoted) >= self.max_sentences:
             self.stopped = "sentences"

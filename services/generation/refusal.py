@@ -99,6 +99,13 @@ def decide(evidence: Evidence, infer: InferSettings) -> Verdict:
     return Verdict(True, detail + ")")
 
 
+def nearest_pages(shown: list[SourceRef], count: int) -> list[SourceRef]:
+    """The first `count` distinct sections of the shown sources, numbered from 1 (two passages of
+    one section are one link)."""
+    distinct = list({source.url: source for source in reversed(shown)}.values())[::-1]
+    return [source.model_copy(update={"n": n}) for n, source in enumerate(distinct[:count], 1)]
+
+
 def refusal_text(nearest: list[SourceRef], index_empty: bool = False) -> str:
     """What the assistant says instead of an answer it would have to invent."""
     if index_empty:

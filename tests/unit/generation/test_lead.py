@@ -87,3 +87,7 @@ def test_a_sentence_the_evidence_below_already_quotes_is_left_out_but_counted_su
                            "PowerShell [1].")
     assert len(lead.quoted) == 1 and "mdatp config proxy" in lead.quoted[0]
     assert not lead.dropped and len(lead.kept) == 1 and lead.text == out.strip()
+    short = LeadGate(support.prepare(SOURCES), allowed_urls(SOURCES), len(SOURCES), 0.6, 10,
+                     evidence=["Run it in an elevated PowerShell window:\nSet-MpPreference"])
+    assert not feed_in_pieces(short, "Run it in an elevated PowerShell window [1]:\n")
+    assert len(short.quoted) == 1  # a line under 8 words, said again word for word
