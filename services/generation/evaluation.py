@@ -91,8 +91,9 @@ def judge(question: EvalQuestion, done: dict[str, Any]) -> Outcome:
     outcome.facts = outcome.facts_found == len(question.must_include)
     passages = "\n".join(str(s.get("text", "")) for s in done.get("sources", [])).lower()
     outcome.oracle_found = sum(fact.lower() in passages for fact in question.must_include)
-    outcome.supported = int(done.get("lead_sentences") or 0) + int(done.get("lead_quoted") or 0)
-    outcome.sentences = outcome.supported + len(done.get("dropped") or [])
+    if done.get("sources"):  # without sources (`ft`) nothing was checked
+        outcome.supported = int(done.get("lead_sentences") or 0) + int(done.get("lead_quoted") or 0)
+        outcome.sentences = outcome.supported + len(done.get("dropped") or [])
     outcome.repeated, outcome.chars = repeats(text), len(text)
     timings = done.get("timings") or {}
     outcome.answer_ms = timings.get("total_ms")

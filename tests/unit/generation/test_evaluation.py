@@ -76,3 +76,5 @@ def test_supported_sentences_count_the_ones_left_out_as_already_quoted() -> None
     outcome = evaluation.judge(Q, checked)
     assert (outcome.supported, outcome.sentences) == (3, 4)
     assert evaluation.summarize([outcome])["supported_sentence_rate"] == 0.75
+    unchecked = evaluation.judge(Q, {**checked, "sources": []})  # `ft`: no sources to check
+    assert evaluation.summarize([unchecked])["supported_sentence_rate"] is None
