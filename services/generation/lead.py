@@ -60,7 +60,10 @@ class LeadGate:
     def flush(self) -> str:
         """The unfinished last sentence, checked like the others."""
         rest, self.pending = self.pending, ""
-        out = "" if self.stopped or not support.says_something(rest) else self._release(rest)
+        # a checked lead's trailing fragment ("3.") says nothing; unchecked (`ft`) "Yes." does
+        fragment = not rest.strip() or (self.sources is not None
+                                         and not support.says_something(rest))
+        out = "" if self.stopped or fragment else self._release(rest)
         self.released.append(out)
         return out
 

@@ -91,3 +91,10 @@ def test_a_sentence_the_evidence_below_already_quotes_is_left_out_but_counted_su
                      evidence=["Run it in an elevated PowerShell window:\nSet-MpPreference"])
     assert not feed_in_pieces(short, "Run it in an elevated PowerShell window [1]:\n")
     assert len(short.quoted) == 1  # a line under 8 words, said again word for word
+
+
+def test_without_sources_a_short_answer_is_still_an_answer() -> None:
+    """Fault injected: an `ft` answer with a single content word; nothing is checked there, so
+    it must reach the user (the fragment rule is for checked leads)."""
+    lead = gate(checked=False)
+    assert feed_in_pieces(lead, "Yes.").strip() == "Yes." and lead.text == "Yes."
