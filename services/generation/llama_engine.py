@@ -161,4 +161,4 @@ class LlamaBackend:
                 "threads": self.threads, "gguf": self.settings.model.gguf,
                 "batch_size": self.settings.infer.batch_size,
                 "flash_attn": self.settings.model.flash_attn,
-                "spin_count": int(os.environ.get("GOMP_SPINCOUNT", -1)), "cpu_features": flags}
+                "spin_count": os.environ.get("GOMP_SPINCOUNT"), "cpu_features": flags}

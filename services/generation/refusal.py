@@ -102,8 +102,11 @@ def decide(evidence: Evidence, infer: InferSettings) -> Verdict:
 def nearest_pages(shown: list[SourceRef], count: int) -> list[SourceRef]:
     """The first `count` distinct sections of the shown sources, numbered from 1 (two passages of
     one section are one link)."""
-    distinct = list({source.url: source for source in reversed(shown)}.values())[::-1]
-    return [source.model_copy(update={"n": n}) for n, source in enumerate(distinct[:count], 1)]
+    distinct: dict[str, SourceRef] = {}
+    for source in shown:
+        distinct.setdefault(source.url, source)
+    return [source.model_copy(update={"n": n})
+            for n, source in enumerate(list(distinct.values())[:count], 1)]
 
 
 def refusal_text(nearest: list[SourceRef], index_empty: bool = False) -> str:
