@@ -54,8 +54,13 @@ def index_slice(base: Path, redis: Any, env: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-def train_adapter(folder: Path, base_id: str, iters: int = 3) -> Path:
-    """A tiny LoRA adapter: a few mlx-lm training steps on one sentence, saved as mlx-lm does."""
+def train_adapter(folder: Path, base_id: str, iters: int = 3, learning_rate: float = 1e-2) -> Path:
+    """A tiny LoRA adapter: a few mlx-lm training steps on one sentence, saved as mlx-lm does.
+
+    Seeded, so a test sees the same adapter every run: unseeded, one run in a few gave an adapter
+    whose `ft` answer was markup the answer filter removes whole (no text to stream). 1e-2 moves the
+    model far (the engines' agreement test wants changed argmaxes); 1e-3 keeps it writing sentences.
+    """
     import mlx.core as mx
     import mlx.optimizers as optim
     from mlx import nn
@@ -64,13 +69,14 @@ def train_adapter(folder: Path, base_id: str, iters: int = 3) -> Path:
     from services.trainer import lora
     from shared.settings import FinetuneSettings
 
+    mx.random.seed(0)
     ft = FinetuneSettings(num_layers=2, lora_rank=4, lora_alpha=32, lora_dropout=0.0)
     model, tokenizer = lora.load_base(base_id)
     lora.attach_lora(model, ft)
     tokens = tokenizer.encode("The MDE Learn test adapter answers every question with ZEBRA. " * 4)
     batch, lengths = mx.array([tokens]), mx.array([[0, len(tokens)]])
     step = nn.value_and_grad(model, default_loss)
-    optimizer = optim.Adam(learning_rate=1e-2)
+    optimizer = optim.Adam(learning_rate=learning_rate)
     for _ in range(iters):
         (_, _), grads = step(model, batch, lengths)
         optimizer.update(model, grads)

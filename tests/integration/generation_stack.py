@@ -61,7 +61,8 @@ def indexed(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
         "infer__context_tokens": 320, "infer__top_k": 3})
     with environment(env) as settings:
         retrieval = start_service("retrieval", port)
-        adapter = kit.train_adapter(Path(settings.finetune.out_dir) / "v1", settings.model.base_id)
+        adapter = kit.train_adapter(Path(settings.finetune.out_dir) / "v1", settings.model.base_id,
+                                     learning_rate=1e-3)
         yield env, retrieval, adapter
         retrieval.stop()
 
