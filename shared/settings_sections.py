@@ -171,6 +171,8 @@ class EvidenceSettings(Section):
     lexical_weight: float = 0.5
     semantic_weight: float = 0.0
     structure_weight: float = 0.3
+    amount_weight: float = 0.2  # for a unit stating an amount, when the question asks for one
+    navigation_weight: float = 0.2  # off a unit that only points elsewhere ("For more, see …")
     source_weight: float = 0.5
     length_weight: float = 0.5  # a segment's score loses this per budget it would fill
     block_chars: int = Field(600, ge=0)  # an intro is quoted with its whole list/table/code up to this

@@ -25,9 +25,23 @@ from shared.terms import content_terms, has_term, slugify, stems, word_runs, wor
 HOW = re.compile(r"\b(how|command|cmdlet|run|script|configure|enable|disable|turn|set|setting|"
                  r"registry|path|value|parameter|syntax|install|deploy|check|verify|schedule|"
                  r"which|what|where|version|event id|key)\b", re.IGNORECASE)
+# a question after an amount (how long, how many, the maximum, which version) is answered by a unit
+# that states one: a number with its unit ("24 hours", "1 GB", "up to three days", "101.23.1")
+AMOUNT_QUESTION = re.compile(r"\bhow (long|many|much|often|far|big|large|soon|frequently)\b|\b("
+                             r"minimum|maximum|max|min|limit|cap|oldest|latest|version|size|"
+                             r"interval|timeout|retain|retention|expire|expires)\b", re.IGNORECASE)
+NUMBER = r"(?:\d+(?:[.,]\d+)*|one|two|three|four|five|six|seven|eight|nine|ten|twelve)"
+AMOUNT = re.compile(rf"\b{NUMBER}\s?(?:%|seconds?|minutes?|hours?|days?|weeks?|months?|years?|"
+                    r"[KMGT]B|cores?|CPUs?|times|devices|characters|files)(?!\w)|\b\d+\.\d+(?:\.\d+)+\b",
+                    re.IGNORECASE)
 STRUCTURED = {"code": 1.0, "step": 0.6, "row": 0.6, "item": 0.3, "sentence": 0.0}
 INLINE_CODE = re.compile(r"`[^`]+`|\b[A-Z][a-z]+-[A-Z][A-Za-z]+\b|\b[a-z]+(?:_[a-z]+)+\b")
 BOILERPLATE = re.compile(r"^(applies to|important|note|tip|caution|warning)\b\W*$", re.IGNORECASE)
+# a sentence that only sends the reader elsewhere ("For more information, see …", "This article
+# describes …") spends the budget without saying anything the source links do not
+NAVIGATION = re.compile(r"^(see|refer to|for more (information|details)|to learn more|learn more|"
+                        r"this article|in this article|before you (begin|get started)|for detailed)\b"
+                        r"|,\s(see|refer to)\s", re.IGNORECASE)
 NGRAM = 8  # a unit sharing an 8-word run with one already quoted says it again
 MIN_INTRO_TERMS = 2  # "Note:" or "Important:" introduce nothing worth quoting
 
@@ -132,7 +146,7 @@ def lexical(question_terms: list[str], stats: TermStats, own: set[str], around: 
 def score(question: str, made: list[Segment], stats: TermStats, settings: EvidenceSettings) -> None:
     """Score each segment on its joint text (candidates carry their embedding similarity)."""
     terms = [term for term in content_terms(question) if stats.known(term)]
-    structured = bool(HOW.search(question))
+    structured, amount = bool(HOW.search(question)), bool(AMOUNT_QUESTION.search(question))
     best_source = max((s.members[0].source.score for s in made), default=0.0) or 1.0
     contexts: dict[int, set[str]] = {}
     for segment in made:
@@ -143,8 +157,11 @@ def score(question: str, made: list[Segment], stats: TermStats, settings: Eviden
         around = around | stems(" ".join(c.unit.heading for c in segment.members))
         segment.lexical = lexical(terms, stats, own, around)
         bonus = max(structure(c.unit) for c in segment.members) if structured else 0.0
+        states = amount and any(AMOUNT.search(c.unit.text) for c in segment.members)
         cost = sum(c.cost for c in segment.members)
-        segment.score = (settings.lexical_weight * segment.lexical
+        sends = all(NAVIGATION.search(c.unit.text.lstrip("-*0123456789. ")) for c in segment.members)
+        segment.score = (settings.amount_weight * states - settings.navigation_weight * sends
+                         + settings.lexical_weight * segment.lexical
                          + settings.semantic_weight * max(c.semantic for c in segment.members)
                          + settings.structure_weight * bonus
                          + settings.source_weight * first.source.score / best_source

@@ -74,3 +74,39 @@ def test_what_two_pages_both_say_is_quoted_once() -> None:
     texts = [item.text for item in items]
     assert sum("REG_DWORD" in text for text in texts) == 1
     assert sum("applies to every user of the device" in text for text in texts) == 1
+
+
+WARN = """A user can unblock a warn block and open the file again.
+When the user clicks allow on the warn block, the block is suppressed for 24 hours."""
+WARN_STATS = evidence.TermStats(1000, {"warn": 30, "rule": 200, "block": 150, "user": 300,
+                                       "unblock": 40, "warning": 60})
+
+
+def test_a_question_after_an_amount_prefers_the_unit_that_states_one() -> None:
+    question = "how long after a user clicks unblock on a warn rule does the block come back?"
+    found = evidence.candidates(number_sources([hit("asr-warn", text=WARN)]))
+
+    def first(amount_weight: float) -> str:
+        items = evidence.choose(question, found, WARN_STATS,
+                                EvidenceSettings(amount_weight=amount_weight, max_units=1))
+        return items[0].text
+
+    assert first(0.0).startswith("A user can unblock")  # more of the question's words
+    assert first(0.2) == ("When the user clicks allow on the warn block, the block is suppressed "
+                          "for 24 hours.")
+    assert not evidence.AMOUNT.search("The block is suppressed until the user clicks allow.")
+    assert evidence.AMOUNT.search("retried for up to three days")
+    assert evidence.AMOUNT.search("version 101.23052.0009")
+
+
+def test_a_sentence_that_only_points_elsewhere_yields_to_one_that_says_something() -> None:
+    text = ("For more information about the static proxy for mdatp, see Configure the proxy.\n"
+            "The static proxy for mdatp is set in the managed configuration file.")
+    found = evidence.candidates(number_sources([hit("linux-static-proxy-configuration", text=text)]))
+
+    def first(navigation_weight: float) -> str:
+        return evidence.choose("static proxy for mdatp", found, STATS, EvidenceSettings(
+            navigation_weight=navigation_weight, max_units=1, length_weight=0.0))[0].text
+
+    assert first(0.0).startswith("For more information")  # ties go to document order
+    assert first(0.2).startswith("The static proxy for mdatp is set")
