@@ -158,7 +158,7 @@ def score(question: str, made: list[Segment], stats: TermStats, settings: Eviden
         segment.lexical = lexical(terms, stats, own, around)
         bonus = max(structure(c.unit) for c in segment.members) if structured else 0.0
         states = amount and any(AMOUNT.search(c.unit.text) for c in segment.members)
-        cost = sum(c.cost for c in segment.members)
+        cost = sum(len(row_body(c.unit)) + 1 for c in segment.members)  # a header is shared
         sends = all(NAVIGATION.search(c.unit.text.lstrip("-*0123456789. ")) for c in segment.members)
         segment.score = (settings.amount_weight * states - settings.navigation_weight * sends
                          + settings.lexical_weight * segment.lexical
@@ -178,6 +178,7 @@ def select(made: list[Segment], settings: EvidenceSettings) -> list[Candidate]:
     page = ranked[0].members[0].page
     chosen: list[Candidate] = []
     said: set[tuple[str, ...]] = set()
+    tables: set[tuple[int, str]] = set()  # (source, header) of the table rows quoted
     left = settings.budget_chars
     for segment in ranked:
         if segment.score < top * settings.min_ratio or len(chosen) >= settings.max_units:
@@ -188,12 +189,29 @@ def select(made: list[Segment], settings: EvidenceSettings) -> list[Candidate]:
         grams = [_grams(c) for c in new]
         if any(g & said for g in grams):
             continue  # another page (or chunk) says the same: quote it once
-        cost = sum(c.cost for c in new)
+        cost = quoted_cost(new, tables)
         if new and cost <= left:
             chosen.extend(new)
             said.update(*grams)
+            tables.update(_table(c) for c in new)
             left -= cost
     return chosen
+
+
+def quoted_cost(new: list[Candidate], tables: set[tuple[int, str]]) -> int:
+    """Characters the candidates add to the evidence: rows of a table already quoted (or quoted
+    together) add only their own line, as `arrange` prints one header per table."""
+    cost, seen = 0, set(tables)
+    for candidate in new:
+        table = _table(candidate)
+        shares = candidate.unit.kind == "row" and table in seen
+        cost += len(row_body(candidate.unit)) + 1 if shares else candidate.cost
+        seen.add(table)
+    return cost
+
+
+def _table(candidate: Candidate) -> tuple[int, str]:
+    return candidate.source.n, row_header(candidate.unit)
 
 
 def _grams(candidate: Candidate) -> set[tuple[str, ...]]:

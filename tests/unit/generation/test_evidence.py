@@ -110,3 +110,17 @@ def test_a_sentence_that_only_points_elsewhere_yields_to_one_that_says_something
 
     assert first(0.0).startswith("For more information")  # ties go to document order
     assert first(0.2).startswith("The static proxy for mdatp is set")
+
+
+def test_rows_of_one_table_pay_for_its_header_once() -> None:
+    header = "| Registry entry | Value |\n| --- | --- |"
+    rows = ["| TelemetryProxyServer | the proxy address and port |",
+            "| DisableEnterpriseAuthProxy | 1 to use the static proxy |"]
+    table = "\n".join([header, *rows])
+    found = evidence.candidates(number_sources([hit("proxy", text=table)]))
+    row_units = [c for c in found if c.unit.kind == "row"]
+    budget = len(row_units[0].unit.text) + len(rows[1]) + 2  # one header, two rows
+    assert budget < sum(c.cost for c in row_units)  # two rows with a header each would not fit
+    items = evidence.choose("which registry entry sets the static proxy address", found, STATS,
+                            EvidenceSettings(budget_chars=budget))
+    assert [item.text for item in items] == ["\n".join([header, *rows])]
