@@ -40,8 +40,8 @@ BOILERPLATE = re.compile(r"^(applies to|important|note|tip|caution|warning)\b\W*
 # a sentence that only sends the reader elsewhere ("For more information, see …", "This article
 # describes …") spends the budget without saying anything the source links do not
 NAVIGATION = re.compile(r"^(see|refer to|for more (information|details)|to learn more|learn more|"
-                        r"this article|in this article|before you (begin|get started)|for detailed)\b"
-                        r"|,\s(see|refer to)\s", re.IGNORECASE)
+                        r"this article|in this article|before you (begin|get started)|for detailed)\b",
+                        re.IGNORECASE)
 NGRAM = 8  # a unit sharing an 8-word run with one already quoted says it again
 MIN_INTRO_TERMS = 2  # "Note:" or "Important:" introduce nothing worth quoting
 
