@@ -1,7 +1,7 @@
 """The model's lead, released one finished sentence at a time.
 
 Each sentence is checked before anyone sees it: a sentence (or an 8-word run) the answer already
-said stops the generation; a sentence the sources do not support is dropped and recorded; a
+said, or a sentence that says a run twice, stops the generation; a sentence the sources do not support is dropped and recorded; a
 supported one that repeats an 8-word run of the evidence quoted below it is left out (the answer
 would say it twice); the others get the `[n]` of the source that supports them best and only the
 URLs the sources hold.
@@ -20,6 +20,7 @@ from shared.terms import word_runs, words
 
 BOUNDARY = re.compile(r"(?<=[.!?])[\"')\]]?\s+|\n")
 NGRAM = 8
+CODE = re.compile(r"```.*?```", re.DOTALL)
 
 
 @dataclass
@@ -72,7 +73,8 @@ class LeadGate:
         if self.pending.count("```") % 2:  # inside a code block: wait for its end
             return None
         return next((match for match in BOUNDARY.finditer(self.pending)
-                     if support.says_something(self.pending[:match.end()])), None)
+                     if not self.pending[:match.start()].count("```") % 2  # not inside one
+                     and support.says_something(self.pending[:match.end()])), None)
 
     def _release(self, sentence: str) -> str:
         text = sentence.strip()
@@ -99,11 +101,14 @@ class LeadGate:
         return "" if said_below else text + sentence[len(sentence.rstrip()):]
 
     def _repeats(self, text: str) -> bool:
-        """True when the sentence, or any 8-word run of it, was said before in this answer."""
+        """True when the sentence, or any 8-word run of it, was said before in this answer, or
+        the sentence says a run twice itself ("mitigation mitigation mitigation …"; a code
+        block may repeat its lines)."""
         plain = support.CITATION.sub("", text)
         key = " ".join(words(plain))
+        runs = word_runs(CODE.sub(" ", plain), NGRAM)
         grams = set(word_runs(plain, NGRAM))
-        if (key and key in self._seen) or grams & self._ngrams:
+        if (key and key in self._seen) or grams & self._ngrams or len(set(runs)) < len(runs):
             return True
         self._seen.add(key)
         self._ngrams |= grams

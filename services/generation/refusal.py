@@ -100,11 +100,11 @@ def decide(evidence: Evidence, infer: InferSettings) -> Verdict:
 
 
 def nearest_pages(shown: list[SourceRef], count: int) -> list[SourceRef]:
-    """The first `count` distinct sections of the shown sources, numbered from 1 (two passages of
-    one section are one link)."""
+    """The first `count` distinct pages of the shown sources, each linked at its best section and
+    numbered from 1 (three sections of one page were three lines with the same title)."""
     distinct: dict[str, SourceRef] = {}
     for source in shown:
-        distinct.setdefault(source.url, source)
+        distinct.setdefault(source.url.split("#")[0], source)
     return [source.model_copy(update={"n": n})
             for n, source in enumerate(list(distinct.values())[:count], 1)]
 

@@ -39,6 +39,18 @@ def test_a_looping_model_is_cut_at_the_repeat() -> None:
     assert "http://address:port" in out  # the documented URL survives
 
 
+def test_a_sentence_that_loops_inside_itself_is_cut() -> None:
+    """Fault injected: one sentence that says a word over and over (every word is in the source,
+    so the support check alone passed it)."""
+    lead = gate()
+    out = feed_in_pieces(lead, "Run Set-MpPreference -EnableControlledFolderAccess AuditMode in "
+                               "PowerShell. Run " + "PowerShell " * 12 + "window.")
+    assert lead.stopped == "repeated" and out.count("PowerShell") == 1
+    code = gate(checked=False)
+    fenced = "Use this:\n```\n" + "mdatp health\n" * 6 + "```\n"  # a code block may repeat
+    assert "mdatp health" in feed_in_pieces(code, fenced) and not code.stopped
+
+
 def test_an_unsupported_sentence_is_dropped_and_reported() -> None:
     text = ("Run Set-MpPreference -EnableControlledFolderAccess AuditMode in PowerShell. "
             "Install the Contoso agent from https://contoso.example/agent first. ")

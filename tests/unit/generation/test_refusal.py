@@ -44,15 +44,18 @@ def test_refusal_text_lists_the_nearest_pages() -> None:
     assert "empty" in refusal.refusal_text([], index_empty=True)
 
 
-def test_the_nearest_pages_list_a_section_once() -> None:
-    """Fault injected: two passages of one section among the nearest (it was listed twice)."""
+def test_the_nearest_pages_list_a_page_once() -> None:
+    """Fault injected: two passages of one section, and another section of the same page, among
+    the nearest (each was listed: one title three times)."""
     from services.generation.sources import number_sources
 
     shown = number_sources([hit("a", anchor="x"), hit("a", anchor="x", text="More."),
-                            hit("b"), hit("c"), hit("d")])
+                            hit("b"), hit("a", anchor="y"), hit("c"), hit("d")])
     nearest = refusal.nearest_pages(shown, 3)
     assert [(s.n, s.title) for s in nearest] == [(1, "A"), (2, "B"), (3, "C")]
+    assert nearest[0].url.endswith("#x")  # the page's best section
     assert refusal.refusal_text(nearest).count("[1] A: ") == 1
+    assert "A: " not in refusal.refusal_text(nearest).split("[2]")[1]
 
 
 def sample(i: int, bad: bool, agreement: float, dense: float, part: str = "tune") -> tuning.Sample:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.generation.units import split_units, split_sentences
+from services.generation.units import split_sentences, split_units
 
 PASSAGE = """tail of the previous chunk, carried over. Then a full sentence.
 
