@@ -59,8 +59,11 @@ def alter(sentence: str, specifics: list[str], rng: random.Random) -> str | None
     if re.search(r"\b(is|are|can|does)\b", sentence) and rng.random() < 0.4:
         return re.sub(r"\b(is|are|can|does)\b", lambda m: {"can": "cannot"}.get(
             m.group(1), m.group(1) + " not"), sentence, count=1)
-    if re.search(r"\d", sentence) and rng.random() < 0.5:
-        return re.sub(r"\d+", lambda m: str(int(m.group(0)) + 7), sentence, count=1)
+    marker = support.LIST_MARKER.match(sentence)  # a step's "2." is its place, not a fact
+    start = marker.end() if marker else 0
+    if re.search(r"\d", sentence[start:]) and rng.random() < 0.5:
+        return sentence[:start] + re.sub(r"\d+", lambda m: str(int(m.group(0)) + 7),
+                                         sentence[start:], count=1)
     own = support.specific_tokens(sentence)
     if own and specifics:
         token = re.escape(own[0])
