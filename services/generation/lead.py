@@ -93,7 +93,8 @@ class LeadGate:
                 return ""
             text = support.attribute(text, verdict)
         plain = support.CITATION.sub("", text)
-        said_below = (" ".join(words(plain)) in self._evidence_lines
+        lines = [" ".join(words(part)) for part in BOUNDARY.split(plain) if words(part)]
+        said_below = (bool(lines) and all(line in self._evidence_lines for line in lines)
                       or bool(set(word_runs(plain, NGRAM)) & self._evidence_ngrams))
         (self.quoted if said_below else self.kept).append(text)
         if len(self.kept) + len(self.quoted) >= self.max_sentences:

@@ -103,6 +103,11 @@ def test_a_sentence_the_evidence_below_already_quotes_is_left_out_but_counted_su
                      evidence=["Run it in an elevated PowerShell window:\nSet-MpPreference"])
     assert not feed_in_pieces(short, "Run it in an elevated PowerShell window [1]:\n")
     assert len(short.quoted) == 1  # a line under 8 words, said again word for word
+    listed = "The above shows that 187 events were registered:\n- 102 for Blocked\n- 85 for Audited"
+    counts = number_sources([hit("asr-events", text=listed)])
+    items = LeadGate(support.prepare(counts), allowed_urls(counts), 1, 0.6, 10, evidence=[listed])
+    assert not feed_in_pieces(items, "- 102 for Blocked\n- 85 for Audited [1]\n")
+    assert len(items.quoted) == 1  # two short list lines, joined (the first says too little alone)
 
 
 def test_without_sources_a_short_answer_is_still_an_answer() -> None:
