@@ -3,11 +3,12 @@ quoted verbatim from the numbered sources, within a character budget.
 
 Units are scored against the question by the corpus-IDF-weighted share of the question's terms they
 contain, their embedding similarity to the question, a preference for commands, steps and rows when
-the question asks how or which, and the retrieval score of their source. They are chosen as
-segments: a unit alone, or a sentence that introduces a list, table or code block ("set the
-following registry key:") together with that block, scored on their joint text, so a procedure or
-a registry setting is quoted whole. Units from pages other than the best segment's must score
-nearly as well: an answer that quotes one page cites the right page more often.
+the question asks how or which, a preference for units stating an amount when it asks how long or
+how many, and the retrieval score of their source. They are chosen as segments: a unit alone, or a
+sentence that introduces a list, table or code block ("set the following registry key:") together
+with that block, scored on their joint text, so a procedure or a registry setting is quoted whole.
+Units from pages other than the best segment's must score as well (`other_page_ratio`): an answer
+that quotes one page cites the right page more often.
 """
 
 from __future__ import annotations
