@@ -73,6 +73,9 @@ class WorkerHost:
     def worker_env(self, stack: Stack) -> dict[str, str]:
         """The host's Redis and APIs by the host-side veth address; nothing of its DATA_DIR."""
         env = {k: v for k, v in os.environ.items() if not k.endswith(("_URL", "_PORT"))}
+        # the stack's own settings too (INDEX__BATCH_PAGES): whichever worker plans the run must
+        # fan it out the same way (a host on defaults indexed all 20 pages in one job, no batches)
+        env.update(stack.extra_env)
         base = f"http://{self.host_address}"
         env.update({f"{name.upper()}_URL": f"{base}:{port}" for name, port in stack.ports.items()
                     if name not in ("redis", "ui")})
