@@ -17,7 +17,9 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
+from services.generation.support import LIST_MARKER
 from services.generation.units import Unit, row_body, row_header, split_units
 from shared.schemas import EvidenceItem, SourceRef
 from shared.settings_sections import EvidenceSettings
@@ -79,6 +81,20 @@ class Candidate:
     @property
     def cost(self) -> int:
         return len(self.unit.text) + 1
+
+    @property
+    def body_cost(self) -> int:
+        """The cost once its table's header is already quoted (a row prints only its line)."""
+        return len(row_body(self.unit)) + 1
+
+    # a candidate sits in several segments (alone, after its intro): match its text once
+    @cached_property
+    def states_amount(self) -> bool:
+        return bool(AMOUNT.search(self.unit.text))
+
+    @cached_property
+    def points_elsewhere(self) -> bool:
+        return bool(NAVIGATION.search(LIST_MARKER.sub("", self.unit.text, count=1)))
 
     @property
     def page(self) -> str:
@@ -158,9 +174,9 @@ def score(question: str, made: list[Segment], stats: TermStats, settings: Eviden
         around = around | stems(" ".join(c.unit.heading for c in segment.members))
         segment.lexical = lexical(terms, stats, own, around)
         bonus = max(structure(c.unit) for c in segment.members) if structured else 0.0
-        states = amount and any(AMOUNT.search(c.unit.text) for c in segment.members)
-        cost = sum(len(row_body(c.unit)) + 1 for c in segment.members)  # a header is shared
-        sends = all(NAVIGATION.search(c.unit.text.lstrip("-*0123456789. ")) for c in segment.members)
+        states = amount and any(c.states_amount for c in segment.members)
+        cost = sum(c.body_cost for c in segment.members)  # a table's header is shared
+        sends = all(c.points_elsewhere for c in segment.members)
         segment.score = (settings.amount_weight * states - settings.navigation_weight * sends
                          + settings.lexical_weight * segment.lexical
                          + settings.semantic_weight * max(c.semantic for c in segment.members)
@@ -206,7 +222,7 @@ def quoted_cost(new: list[Candidate], tables: set[tuple[int, str]]) -> int:
     for candidate in new:
         table = _table(candidate)
         shares = candidate.unit.kind == "row" and table in seen
-        cost += len(row_body(candidate.unit)) + 1 if shares else candidate.cost
+        cost += candidate.body_cost if shares else candidate.cost
         seen.add(table)
     return cost
 
