@@ -212,6 +212,8 @@ class InferSettings(Section):
     refusal_weights: list[float] = [1.0, 1.75, 0.0]
     refusal_threshold: float = 1.3058
     refusal_depth: int = Field(10, ge=1, le=50)  # dense and keyword hits compared for agreement
+    # refuse a question after a price, a duration or a version when no passage states one
+    refusal_answer_types: bool = True
 
 
 class AppSettings(Section):

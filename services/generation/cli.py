@@ -137,14 +137,16 @@ def eval_refusal(questions: str | None = typer.Option(None, "--questions",
 
     settings = get_settings()
     samples = asyncio.run(_samples(settings, Path(questions) if questions else QUESTIONS))
-    weights, threshold = tuning.tune(samples, max_false)
+    types = settings.infer.refusal_answer_types
+    weights, threshold = tuning.tune(samples, max_false, types)
     current = (settings.infer.refusal_weights, settings.infer.refusal_threshold)
     report = {"tuned": {"refusal_weights": weights, "refusal_threshold": threshold},
               **{f"tuned_{part}": tuning.rates([s for s in samples if part in ("all", s.part)],
-                                               weights, threshold)
+                                               weights, threshold, types)
                  for part in ("tune", "holdout", "all")},
               "current": {"refusal_weights": current[0], "refusal_threshold": current[1]},
-              "current_all": tuning.rates(samples, *current)}
+              "current_all": tuning.rates(samples, *current, types),
+              "answer_type_refused": sorted(s.id for s in samples if types and s.evidence.unstated)}
     console.print_json(json.dumps(report)) if as_json else _table(report)
 
 

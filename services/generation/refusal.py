@@ -1,7 +1,8 @@
 """Refusal: decide before generating whether the documentation can answer the question.
 
-A similarity cut-off alone separates unanswerable questions badly (AUC 0.83 here), so three kinds of
-evidence are combined: whether the dense and the keyword (BM25) retrievers agree on the pages (a
+A question after a price, a duration or a version is refused first when none of the passages states
+one (`answer_type`: the topic is documented, the answer is not). Otherwise a similarity cut-off alone
+separates unanswerable questions badly (AUC 0.83 here), so three kinds of evidence are combined: whether the dense and the keyword (BM25) retrievers agree on the pages (a
 question the documentation answers sends both to the same page; AUC 0.89 alone), the best dense
 cosine, and the share of the question's content terms that occur in the retrieved passages. The
 weights and the threshold are tuned on half of the public questions (`mde eval refusal`) and live in
@@ -13,6 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from services.generation import answer_type
 from shared.schemas import SearchHit, SourceRef
 from shared.settings import InferSettings
 
@@ -28,6 +30,7 @@ class Evidence:
     dense: float  # best dense cosine
     coverage: float  # share of content terms found in the passages
     missing: tuple[str, ...] = ()
+    unstated: str | None = None  # what the question asks for ("a duration") that no passage states
 
     def values(self) -> list[float]:
         return [self.agreement, self.dense, self.coverage]
@@ -79,7 +82,8 @@ def gather(question: str, hits: list[SearchHit], dense: list[SearchHit],
     missing = tuple(term for term in terms if stem(term) not in text)
     coverage = 1 - len(missing) / len(terms) if terms else 1.0
     return Evidence(page_agreement(dense, keyword, depth),
-                    max((hit.score for hit in dense), default=0.0), coverage, missing)
+                    max((hit.score for hit in dense), default=0.0), coverage, missing,
+                    answer_type.unstated(question, [hit.text for hit in hits]))
 
 
 def score(evidence: Evidence, weights: list[float]) -> float:
@@ -87,7 +91,11 @@ def score(evidence: Evidence, weights: list[float]) -> float:
 
 
 def decide(evidence: Evidence, infer: InferSettings) -> Verdict:
-    """Refuse when the weighted evidence is below the tuned threshold."""
+    """Refuse when the passages state nothing of what the question asks for, or when the weighted
+    evidence is below the tuned threshold."""
+    if infer.refusal_answer_types and evidence.unstated:
+        return Verdict(True, f"the question asks for {evidence.unstated} and none of the closest "
+                             "passages states one")
     value = score(evidence, infer.refusal_weights)
     if value >= infer.refusal_threshold:
         return Verdict(False)

@@ -25,9 +25,12 @@ class Sample:
     evidence: Evidence
 
 
-def rates(samples: list[Sample], weights: list[float], threshold: float) -> dict[str, Any]:
-    """Refusal rate on unanswerable and false refusal rate on answerable samples."""
-    refused = [score(s.evidence, weights) < threshold for s in samples]
+def rates(samples: list[Sample], weights: list[float], threshold: float,
+          answer_types: bool = True) -> dict[str, Any]:
+    """Refusal rate on unanswerable and false refusal rate on answerable samples (with the answer
+    type check, `refusal.decide`'s first rule, when answer_types)."""
+    refused = [bool(answer_types and s.evidence.unstated) or score(s.evidence, weights) < threshold
+               for s in samples]
     bad = [r for r, s in zip(refused, samples) if s.unanswerable]
     good = [r for r, s in zip(refused, samples) if not s.unanswerable]
     return {"refusal_rate": round(sum(bad) / len(bad), 3) if bad else None,
@@ -57,9 +60,11 @@ def best_threshold(scores: list[tuple[float, bool]], max_false: float
     return best
 
 
-def tune(samples: list[Sample], max_false: float = 0.10) -> tuple[list[float], float]:
-    """Weights and threshold that refuse the most unanswerable tune samples within max_false."""
-    tuning = [s for s in samples if s.part == "tune"]
+def tune(samples: list[Sample], max_false: float = 0.10,
+         answer_types: bool = True) -> tuple[list[float], float]:
+    """Weights and threshold that refuse the most unanswerable tune samples within max_false (the
+    threshold decides what the answer type check leaves, when answer_types)."""
+    tuning = [s for s in samples if s.part == "tune" and not (answer_types and s.evidence.unstated)]
     best: tuple[tuple[int, int, float], list[float], float] | None = None
     for dense, coverage in itertools.product(DENSE_WEIGHTS, COVERAGE_WEIGHTS):
         weights = [1.0, dense, coverage]

@@ -55,6 +55,15 @@ def test_off_topic_question_is_refused_with_nearest_pages(stack: Stack) -> None:
     assert done["sources"] and done["refusal_reason"]
 
 
+def test_an_on_topic_question_after_a_price_the_pages_never_state_is_refused(stack: Stack) -> None:
+    """The topic is indexed (controlled folder access), its price is not: retrieval alone would
+    answer, the answer type check refuses with the reason."""
+    question = "How much does controlled folder access cost per device per month in dollars?"
+    done = stack.ask(question=question, mode="rag")
+    assert done["refused"] is True and "asks for a price" in done["refusal_reason"]
+    assert "controlled-folder" in done["sources"][0]["url"]  # the nearest page is the topic's
+
+
 def test_modes_without_an_adapter_use_the_base_weights(stack: Stack) -> None:
     model = httpx.get(stack.generation.url + "/model").json()
     assert {model[mode]["kind"] for mode in ("rag", "ft", "rag_ft")} == {"base"}

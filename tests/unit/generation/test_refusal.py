@@ -73,3 +73,29 @@ def test_tuning_finds_the_gap_and_respects_the_false_refusal_limit() -> None:
 def test_best_threshold_never_splits_equal_scores() -> None:
     threshold, caught, wrong, _ = tuning.best_threshold([(0.1, True), (0.1, False), (0.9, False)], 0.0)
     assert (caught, wrong) == (0, 0) and threshold < 0.1
+
+
+def test_a_question_after_a_duration_is_refused_when_no_passage_states_one() -> None:
+    """Fault injected: passages on the question's very topic (strong agreement and similarity) that
+    state no duration at all."""
+    hits = [hit("troubleshooting-mode", 0.8, text="Troubleshooting mode turns off tamper protection.")]
+    evidence = refusal.gather("how long does troubleshooting mode stay on?", hits, hits, hits, 10)
+    assert evidence.unstated == "a duration"
+    verdict = refusal.decide(evidence, InferSettings())
+    assert verdict.refused and "asks for a duration" in (verdict.reason or "")
+    assert not refusal.decide(evidence, InferSettings(refusal_answer_types=False)).refused
+    stated = [hit("troubleshooting-mode", 0.8, text="It turns itself off after 4 hours.")]
+    again = refusal.gather("how long does troubleshooting mode stay on?", stated, stated, stated, 10)
+    assert again.unstated is None and not refusal.decide(again, InferSettings()).refused
+
+
+def test_tuning_leaves_what_the_answer_type_check_refuses_to_it() -> None:
+    """An unanswerable sample the type check refuses scores like an answerable one: the threshold
+    must not be dragged up to it (every answerable sample would be refused)."""
+    samples = [sample(i, True, 0.05 * i, 0.2) for i in range(4)]
+    samples += [sample(10 + i, False, 0.5 + 0.1 * i, 0.6) for i in range(10)]
+    typed = tuning.Sample("t", "tune", True, refusal.Evidence(1.5, 0.9, 1.0, unstated="a price"))
+    weights, threshold = tuning.tune([*samples, typed], max_false=0.0)
+    assert tuning.rates([*samples, typed], weights, threshold) == {
+        "refusal_rate": 1.0, "false_refusal_rate": 0.0, "unanswerable": 5, "answerable": 10}
+    assert tuning.rates([typed], weights, threshold, answer_types=False)["refusal_rate"] == 0.0
