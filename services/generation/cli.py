@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from shared.settings import PROJECT_ROOT, Settings
 
@@ -85,6 +86,9 @@ def _print_done(done: dict[str, Any], sources: list[dict[str, Any]]) -> None:
     if dropped := done.get("dropped"):
         console.print(f"[dim]{len(dropped)} generated sentence(s) left out: not supported by the "
                       f"sources[/dim]")
+    if done.get("refused") and done.get("refusal_reason"):
+        console.print(f"[dim]Refused: {escape(str(done['refusal_reason']))}[/dim]", highlight=False,
+                      soft_wrap=True)
     if sources:
         label = "Nearest pages" if done.get("refused") else "Sources"
         console.print(f"\n[bold]{label}[/bold]")
