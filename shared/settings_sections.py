@@ -182,6 +182,9 @@ class EvidenceSettings(Section):
     # added to the logits of the evidence's tokens while the lead is written, so a small model
     # copies the documentation's words (supported sentences 0.47 -> 0.65 on the tune half at 3)
     copy_bias: float = Field(3.0, ge=0, le=20)
+    # added to the tokens that follow the lead's last token in the evidence, so it continues the
+    # documentation's phrases instead of stitching its words (tune half: supported 0.66 -> 0.84)
+    copy_follow_bias: float = Field(2.0, ge=0, le=20)
 
 
 class InferSettings(Section):

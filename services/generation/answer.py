@@ -48,7 +48,8 @@ def sampling_for(body: GenerateRequest, settings: Settings, prepared: Prepared) 
                     temperature=infer.temperature if body.temperature is None else body.temperature,
                     top_p=body.top_p or infer.top_p, repetition_penalty=infer.repetition_penalty,
                     repetition_context=infer.repetition_context,
-                    logit_bias=prepared.copy_bias or None)
+                    logit_bias=prepared.copy_bias or None, follow=prepared.copy_follow or None,
+                    follow_bias=infer.evidence.copy_follow_bias)
 
 
 async def prepare(body: GenerateRequest, engine: Engine, retrieval: RetrievalClient,

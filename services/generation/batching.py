@@ -27,11 +27,20 @@ class Sampling:
     repetition_penalty: float = 1.0  # CTRL-style divisor of recent tokens' logits; 1.0 = off
     repetition_context: int = 64  # how many recent tokens the penalty looks at
     logit_bias: dict[int, float] | None = None  # added to these tokens' logits (the evidence's)
+    # the tokens that follow each token in the evidence, and what they get after that token: the
+    # lead continues the documentation's phrases instead of stitching its words
+    follow: dict[int, tuple[int, ...]] | None = None
+    follow_bias: float = 0.0
 
     @property
     def penalised(self) -> bool:
         return self.repetition_penalty != 1.0 and self.repetition_context > 0
 
+    def following(self, last: int | None) -> tuple[int, ...]:
+        """The tokens to lean towards after `last` (the previous generated token; None: none yet)."""
+        if last is None or not self.follow or not self.follow_bias:
+            return ()
+        return self.follow.get(last, ())
 
 
 def processors(sampling: Sampling, prompt_length: int) -> list[Any]:
@@ -40,10 +49,28 @@ def processors(sampling: Sampling, prompt_length: int) -> list[Any]:
     from mlx_lm.sample_utils import make_logits_processors, make_repetition_penalty
 
     chain = make_logits_processors(logit_bias=sampling.logit_bias or None)
+    if sampling.follow and sampling.follow_bias:
+        chain.append(follow_processor(sampling, prompt_length))
     if sampling.penalised:
         penalty = make_repetition_penalty(sampling.repetition_penalty, sampling.repetition_context)
         chain.append(lambda tokens, logits: penalty(tokens[prompt_length:], logits))
     return chain
+
+
+def follow_processor(sampling: Sampling, prompt_length: int) -> Any:
+    """Sampling.follow_bias on the tokens that follow the last generated one in the evidence."""
+    import mlx.core as mx
+
+    def lean(tokens: Any, logits: Any) -> Any:
+        last = int(tokens[-1]) if len(tokens) > prompt_length else None
+        if not (ids := sampling.following(last)):
+            return logits
+        bias = mx.zeros((logits.shape[-1],), dtype=logits.dtype)
+        bias[mx.array(ids)] = sampling.follow_bias
+        return logits + bias
+
+    return lean
+
 
 @dataclass
 class Piece:

@@ -44,7 +44,9 @@ class LeadGate:
     _evidence_lines: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
-        self._evidence_ngrams = {gram for text in self.evidence for gram in word_runs(text, NGRAM)}
+        # over the evidence as the answer prints it: a run may cross two quoted lines ("Where:" /
+        # "- 0: Disable …")
+        self._evidence_ngrams = set(word_runs("\n".join(self.evidence), NGRAM))
         self._evidence_lines = {" ".join(words(part)) for text in self.evidence
                                 for part in BOUNDARY.split(text)}
 

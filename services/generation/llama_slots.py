@@ -79,6 +79,7 @@ class Row:
     pos: int = 0  # tokens in the KV cache
     save_at: int = 0  # save this sequence's KV as the prefix's once `pos` reaches it
     token: int | None = None  # sampled, fed at the next step
+    last: int | None = None  # the last generated token (Sampling.following)
     logits: int = -1  # this step's output index in the batch
 
 
@@ -187,9 +188,17 @@ class Slots:
                 self.prefixes[tuple(row.job.prompt[:row.pos])] = self._save(row.seq)
                 row.save_at = 0
             if row.logits >= 0:
+                self._lean(row)
                 token = self.lib.llama_sampler_sample(row.sampler.sampler, self.context.ctx,
                                                       row.logits)
                 self._deliver(row, token, now)
+
+    def _lean(self, row: Row) -> None:
+        """Sampling.follow_bias on this row's logits, before its sampler chain reads them."""
+        if ids := row.job.sampling.following(row.last):
+            logits = self.lib.llama_get_logits_ith(self.context.ctx, row.logits)
+            for token in ids:
+                logits[token] += row.job.sampling.follow_bias
 
     def _deliver(self, row: Row, token: int, now: float) -> None:
         job = row.job
@@ -202,7 +211,7 @@ class Slots:
             job.emit(Piece(text))
         if job.tokens >= job.sampling.max_tokens or row.pos + 1 >= self.per_sequence:
             return self._finish(row, "length")
-        row.token = token
+        row.token = row.last = token
 
     def _finish(self, row: Row, reason: str) -> None:
         self._release(row)

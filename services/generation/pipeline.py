@@ -6,6 +6,7 @@ retrieve → choose sources → extract evidence → decide refusal → build th
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from dataclasses import dataclass, field
 
@@ -53,6 +54,7 @@ class Prepared:
     evidence_ms: float = 0.0
     evidence_scoring: str = ""
     copy_bias: dict[int, float] = field(default_factory=dict)  # the evidence's tokens, for the lead
+    copy_follow: dict[int, tuple[int, ...]] = field(default_factory=dict)  # what follows each there
 
 
 async def retrieve(client: RetrievalClient, query: str, question: str, top_k: int,
@@ -125,6 +127,8 @@ def build(prepared: Prepared, extracted: Extracted, history: list[ChatTurn], que
     prepared.prompt, prepared.prefix = render(prepared.weights, messages, system)
     prepared.copy_bias = copy_bias(extracted.items, prepared.weights,
                                    settings.infer.evidence.copy_bias)
+    if settings.infer.evidence.copy_follow_bias > 0:
+        prepared.copy_follow = copy_follow(extracted.items, prepared.weights)
 
 
 def copy_bias(items: list[EvidenceItem], weights: LoadedWeights, bias: float) -> dict[int, float]:
@@ -134,3 +138,19 @@ def copy_bias(items: list[EvidenceItem], weights: LoadedWeights, bias: float) ->
     tokenizer = weights.tokenizer
     tokens = set(tokenizer.encode("\n".join(item.text for item in items)))
     return {token: bias for token in tokens - set(tokenizer.all_special_ids)}
+
+
+def copy_follow(items: list[EvidenceItem], weights: LoadedWeights) -> dict[int, tuple[int, ...]]:
+    """For each token of the evidence, the tokens that follow it there (in the text as the prompt
+    holds it, and line by line with a leading space, as a sentence of the lead would start)."""
+    if not items:
+        return {}
+    tokenizer = weights.tokenizer
+    special = set(tokenizer.all_special_ids)
+    text = "\n".join(item.text for item in items)
+    follow: dict[int, set[int]] = {}
+    for piece in [text, " " + text, *(" " + line for line in text.split("\n") if line.strip())]:
+        ids = [token for token in tokenizer.encode(piece) if token not in special]
+        for token, following in itertools.pairwise(ids):
+            follow.setdefault(token, set()).add(following)
+    return {token: tuple(sorted(after)) for token, after in follow.items()}

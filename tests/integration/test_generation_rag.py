@@ -257,6 +257,24 @@ def test_logit_bias_reaches_the_engine(stack: Stack) -> None:
     assert biased.split() == ["apple"] * 12 and finished.completion_tokens == 12
 
 
+def test_the_follow_bias_reaches_the_engine(stack: Stack) -> None:
+    """Both engines add Sampling.follow_bias to the tokens that follow the last generated one in
+    the evidence: "apple" leads, "pie" follows it there, so the model says "apple pie" over and
+    over (and never "pie" first: the first token has nothing before it)."""
+    from services.generation.engine import Sampling
+
+    weights = stack.engine.ready().for_mode("rag")
+    messages = [{"role": "user", "content": "What is controlled folder access?"}]
+    prompt = list(weights.tokenizer.apply_chat_template(messages, add_generation_prompt=True))
+    [apple], [pie] = weights.tokenizer.encode(" apple"), weights.tokenizer.encode(" pie")
+    sampling = Sampling(12, 0.0, 1.0, logit_bias={apple: 40.0}, follow={apple: (pie,)},
+                        follow_bias=80.0)
+    text, finished = run_engine(stack, prompt, sampling)
+    assert text.split() == ["apple", "pie"] * 6 and finished.completion_tokens == 12
+    sampling.follow_bias = 0.0  # off: the follow map alone changes nothing
+    assert run_engine(stack, prompt, sampling)[0].split() == ["apple"] * 12
+
+
 def test_the_repetition_penalty_looks_at_the_answer_not_the_prompt(stack: Stack) -> None:
     """The evidence stands right before the lead and the lead should copy its words: the penalty
     is for the model repeating itself. Fault injected: a prompt whose answer starts with its own

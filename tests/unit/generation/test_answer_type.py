@@ -35,8 +35,9 @@ def test_a_passage_that_states_the_answer_type_answers(question: str, passage: s
 
 
 @pytest.mark.parametrize(("question", "passage", "kind"), [
-    ("how long does troubleshooting mode stay on?", "Troubleshooting mode lets you turn off "
-     "tamper protection. Requires platform 4.18.2207.7.", "a duration"),
+    ("how long does troubleshooting mode stay on?",
+     ("Troubleshooting mode lets you turn off tamper protection. Requires platform 4.18.2207.7."),
+     "a duration"),
     ("how much does plan 2 cost per user per month?", "Plan 2 includes EDR and 180 days of data.",
      "a price"),
     ("what's the oldest Android version supported?", "Android devices are supported.", "a version"),

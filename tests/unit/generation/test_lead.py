@@ -110,6 +110,20 @@ def test_a_sentence_the_evidence_below_already_quotes_is_left_out_but_counted_su
     assert len(items.quoted) == 1  # two short list lines, joined (the first says too little alone)
 
 
+def test_a_run_across_two_quoted_units_counts_as_said_below() -> None:
+    """Fault injected: the lead copies the end of one evidence unit ("Where:") and the start of the
+    next, changing the last word; no single unit holds its 8-word run, the printed evidence does."""
+    text = ("In Value, type the GUID value and the State value. Where:\n"
+            "- 0: Disable (Disable the attack surface reduction rule)\n- 1: Block")
+    rules = number_sources([hit("enable-attack-surface-reduction", text=text)])
+    lead = LeadGate(support.prepare(rules), allowed_urls(rules), 1, 0.6, 10,
+                    evidence=["In Value, type the GUID value and the State value. Where:",
+                              "- 0: Disable (Disable the attack surface reduction rule)"])
+    out = feed_in_pieces(lead, "Where:\n    - 0: Disable (Disable the attack surface reduction "
+                               "rules) [1]\n")
+    assert not out.strip() and len(lead.quoted) == 1 and not lead.kept
+
+
 def test_without_sources_a_short_answer_is_still_an_answer() -> None:
     """Fault injected: an `ft` answer with a single content word; nothing is checked there, so
     it must reach the user (the fragment rule is for checked leads)."""

@@ -71,3 +71,27 @@ def test_rag_messages_put_numbered_sources_and_question_after_a_fixed_system_pro
     assert "[1] A > Section\nAlpha text." in last["content"]
     assert "[2] B > Section\nBeta text." in last["content"]
     assert last["content"].endswith(f"\n\nQuestion: Why?\n{INSTRUCTION}")
+
+
+def test_the_follow_map_holds_what_comes_after_each_evidence_token() -> None:
+    """pipeline.copy_follow over a word-level stand-in tokenizer: each token maps to the tokens
+    after it in the evidence (text, and each line as a sentence would start it); no special ids."""
+    from types import SimpleNamespace
+
+    from services.generation.pipeline import copy_follow
+    from shared.schemas import EvidenceItem
+
+    vocab: dict[str, int] = {"<s>": 0}
+
+    def encode(text: str) -> list[int]:
+        return [0] + [vocab.setdefault(word, len(vocab)) for word in text.split()]
+
+    weights = SimpleNamespace(tokenizer=SimpleNamespace(encode=encode, all_special_ids=[0]))
+    items = [EvidenceItem(n=1, kind="code", text="mdatp config proxy set", url="u"),
+             EvidenceItem(n=1, kind="sentence", text="proxy off", url="u")]
+    follow = copy_follow(items, weights)  # type: ignore[arg-type]
+    ids = {word: vocab[word] for word in ("mdatp", "config", "proxy", "set", "off")}
+    assert follow[ids["proxy"]] == tuple(sorted((ids["set"], ids["off"])))
+    assert follow[ids["mdatp"]] == (ids["config"],) and 0 not in follow
+    assert all(0 not in after for after in follow.values())
+    assert copy_follow([], weights) == {}  # type: ignore[arg-type]
