@@ -39,7 +39,11 @@ AMOUNT = re.compile(rf"\b{NUMBER}\s?(?:%|seconds?|minutes?|hours?|days?|weeks?|m
                     re.IGNORECASE)
 STRUCTURED = {"code": 1.0, "step": 0.6, "row": 0.6, "item": 0.3, "sentence": 0.0}
 INLINE_CODE = re.compile(r"`[^`]+`|\b[A-Z][a-z]+-[A-Z][A-Za-z]+\b|\b[a-z]+(?:_[a-z]+)+\b")
-BOILERPLATE = re.compile(r"^(applies to|important|note|tip|caution|warning)\b\W*$", re.IGNORECASE)
+# labels, and the docs' trial promo ("Want to experience Defender for Endpoint? Sign up for a free
+# trial.", on 90 of 226 pages): never an answer, and it took two of the proxy question's lines
+BOILERPLATE = re.compile(r"^(applies to|important|note|tip|caution|warning)\b\W*$|"
+                         r"^(>\s*)?\[?(want to (experience|try)\b.*\?|sign up for a free trial\b)",
+                         re.IGNORECASE)
 # a sentence that only sends the reader elsewhere ("For more information, see …", "This article
 # describes …") spends the budget without saying anything the source links do not
 NAVIGATION = re.compile(r"^(see|refer to|for more (information|details)|to learn more|learn more|"

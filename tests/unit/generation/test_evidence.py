@@ -124,3 +124,14 @@ def test_rows_of_one_table_pay_for_its_header_once() -> None:
     items = evidence.choose("which registry entry sets the static proxy address", found, STATS,
                             EvidenceSettings(budget_chars=budget))
     assert [item.text for item in items] == ["\n".join([header, *rows])]
+
+
+def test_the_docs_trial_promo_is_never_evidence() -> None:
+    """Fault injected: the page opens with learn.microsoft.com's trial promo (on 90 of 226 MDE
+    pages), which names the product the question names."""
+    promo = ("> Want to experience Defender for Endpoint? [Sign up for a free trial.]"
+             "(https://go.microsoft.com/fwlink/p/?linkid=2225630)\n\n")
+    sources = number_sources([hit("linux-static-proxy-configuration", 2.0, text=promo + PROXY)])
+    texts = [item.text for item in choose("Defender for Endpoint static proxy on Linux?", sources)]
+    assert "mdatp config proxy set --value http://address:port" in texts
+    assert not [text for text in texts if "experience" in text or "free trial" in text.lower()]
