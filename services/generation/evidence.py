@@ -137,8 +137,9 @@ def most_lexical(question: str, found: list[Candidate], stats: TermStats,
 
 def segments(found: list[Candidate], block_chars: int) -> list[Segment]:
     """Each unit alone, and each introducing sentence with the block it introduces (or, when the
-    block is long, with each of the block's units)."""
-    made = [Segment([c]) for c in found]
+    block is long, with each of the block's units). An intro is never quoted alone: "Advanced
+    hunting action type:" without what it introduces says nothing."""
+    made = [Segment([c]) for c in found if not c.unit.ends_with_colon]
     for i, intro in enumerate(found):
         following = found[i + 1] if i + 1 < len(found) else None
         if not (intro.unit.ends_with_colon and following and following.source is intro.source

@@ -135,3 +135,17 @@ def test_the_docs_trial_promo_is_never_evidence() -> None:
     texts = [item.text for item in choose("Defender for Endpoint static proxy on Linux?", sources)]
     assert "mdatp config proxy set --value http://address:port" in texts
     assert not [text for text in texts if "experience" in text or "free trial" in text.lower()]
+
+
+def test_an_intro_whose_block_is_not_shown_is_never_quoted_alone() -> None:
+    """Fault injected: the passage ends on an intro ("… use the following command:") whose code
+    block fell into the next chunk; quoted alone it would promise a command that never comes."""
+    cut = ("Defender for Endpoint can discover a proxy server using the `HTTPS_PROXY` environment "
+           "variable.\n\nTo set the static proxy for mdatp on Linux, use the following command:")
+    sources = number_sources([hit("linux-static-proxy-configuration", 2.0, text=cut)])
+    texts = [item.text for item in choose("How do I set a static proxy for mdatp on Linux?",
+                                          sources)]
+    assert texts and not [text for text in texts if text.rstrip().endswith(":")]
+    whole = [item.text for item in choose("How do I set a static proxy for mdatp on Linux?",
+                                          number_sources([hit("p", 2.0, text=PROXY)]))]
+    assert "To set the proxy for mdatp, use the following command:" in whole  # with its block
