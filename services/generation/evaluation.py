@@ -74,8 +74,9 @@ def halves(questions: list[EvalQuestion]) -> dict[str, str]:
 
 def repeats(text: str, n: int = 8) -> bool:
     """Whether a text says a sentence, or a run of n words, twice (a quoted code block, such as
-    a log excerpt, may repeat itself, and links share their site's prefix: both are left out)."""
-    body = re.sub(r"```.*?```|https?://\S+", " ", text.split("\n\nSources:\n")[0],
+    a log excerpt, may repeat itself, links share their site's prefix, and a citation [2] is no
+    word said: all are left out)."""
+    body = re.sub(r"```.*?```|https?://\S+|\[\d{1,3}\]", " ", text.split("\n\nSources:\n")[0],
                   flags=re.DOTALL).lower()
     sentences = [" ".join(words(s)) for s in re.split(r"(?<=[.!?])\s+|\n+", body)]
     sentences = [s for s in sentences if len(s.split()) >= 3]

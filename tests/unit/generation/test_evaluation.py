@@ -67,6 +67,11 @@ def test_repeats_finds_a_sentence_or_an_8_word_run_said_twice() -> None:
     assert not repeats("The nearest pages are:\n[1] Linux proxy (https://learn.microsoft.com/en-us/"
                        "defender-endpoint/linux-proxy)\n[2] Mac proxy (https://learn.microsoft.com"
                        "/en-us/defender-endpoint/mac-proxy)")  # links share the site's prefix
+    # two claims that share 7 words and their source: the citation is no eighth word said twice
+    assert not repeats("But the ASR rule is only supported for RS5+ (1809+) devices [2].\n\n"
+                       "> The warn mode for ASR rules is only supported for RS5+ (1809+) devices. [2]")
+    assert repeats("It is only supported for RS5+ (1809+) devices now [2]. Warn mode is only "
+                   "supported for RS5+ (1809+) devices now [2].")  # 8 words, said twice
 
 
 def test_supported_sentences_count_the_ones_left_out_as_already_quoted() -> None:
