@@ -118,7 +118,9 @@ def candidates(sources: Sequence[SourceRef]) -> list[Candidate]:
     found: list[Candidate] = []
     for source in sources:
         for unit in split_units(source.text):
-            key = " ".join(words(unit.text))  # "- Type: `X`" is "Type: X"
+            # "- Type: `X`" is "Type: X", and step "1. Set-MpPreference …" is the list item
+            # "- `Set-MpPreference …`" of another page
+            key = " ".join(words(LIST_MARKER.sub("", unit.text, count=1)))
             if key not in seen and not BOILERPLATE.match(unit.text.strip()):
                 seen.add(key)
                 found.append(Candidate(source, unit, stems=stems(unit.text)))

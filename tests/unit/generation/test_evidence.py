@@ -149,3 +149,19 @@ def test_an_intro_whose_block_is_not_shown_is_never_quoted_alone() -> None:
     whole = [item.text for item in choose("How do I set a static proxy for mdatp on Linux?",
                                           number_sources([hit("p", 2.0, text=PROXY)]))]
     assert "To set the proxy for mdatp, use the following command:" in whole  # with its block
+
+
+def test_a_command_two_sections_list_is_quoted_once() -> None:
+    """Fault injected: one section lists the cmdlet as step 1, another as a bullet in backticks;
+    both are too short for the 8-word check, and the answer said the cmdlet twice."""
+    steps = ("To turn on network protection on Windows Server, run:\n\n"
+             "1. Set-MpPreference -EnableNetworkProtection Enabled\n"
+             "2. Set-MpPreference -AllowNetworkProtectionOnWinServer 1")
+    bullet = ("Alternative option for network protection:\n\n"
+              "- `Set-MpPreference -EnableNetworkProtection Enabled`")
+    sources = number_sources([hit("network-protection", 2.0, anchor="servers", text=steps),
+                              hit("network-protection", 1.9, anchor="alternative", text=bullet)])
+    items = choose("network protection on server: Set-MpPreference EnableNetworkProtection?",
+                   sources)
+    said = [item.text for item in items if "EnableNetworkProtection Enabled" in item.text]
+    assert said == ["1. Set-MpPreference -EnableNetworkProtection Enabled"]
