@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from services.generation.sources import elsewhere, platforms
 from services.generation.support import LIST_MARKER
 from services.generation.units import Unit, row_body, row_header, split_units
 from shared.schemas import EvidenceItem, SourceRef
@@ -270,7 +271,11 @@ def unit_link(source: SourceRef, unit: Unit) -> str:
 
 def choose(question: str, found: list[Candidate], stats: TermStats,
            settings: EvidenceSettings) -> list[EvidenceItem]:
-    """The evidence for a question from candidates whose `semantic` similarity is set."""
+    """The evidence for a question from candidates whose `semantic` similarity is set; none from
+    a page about another platform than the question's while one that is not is shown (the macOS
+    page's steps scored higher for a Linux server's question)."""
+    asked = platforms(question)
+    found = [c for c in found if not elsewhere(asked, c.source.title, c.source.url)] or found
     made = segments(found, settings.block_chars)
     score(question, made, stats, settings)
     return arrange(select(made, settings))

@@ -3,7 +3,8 @@
 Hits scoring under `source_min_ratio` of the best are left out. MDE's documentation is written per
 platform, and a question that names a platform (Linux, macOS, Windows, iOS, Android) is answered by
 that platform's pages: pages whose title names only other platforms move after the rest, keeping
-retrieval's order otherwise.
+retrieval's order otherwise (and evidence is not quoted from them while the asked platform's pages
+are shown).
 """
 
 from __future__ import annotations
@@ -26,9 +27,11 @@ def platforms(text: str) -> set[str]:
     return {name for name, pattern in PLATFORMS.items() if re.search(pattern, text, re.IGNORECASE)}
 
 
-def _page_words(hit: SearchHit) -> str:
-    slug = hit.url.split("#")[0].rstrip("/").rsplit("/", 1)[-1]
-    return f"{hit.title} {slug.replace('-', ' ')}"
+def elsewhere(asked: set[str], title: str, url: str) -> bool:
+    """Whether a page (by its title and URL) is about other platforms than the asked ones."""
+    slug = url.split("#")[0].rstrip("/").rsplit("/", 1)[-1]
+    named = platforms(f"{title} {slug.replace('-', ' ')}")
+    return bool(asked) and bool(named) and not named & asked
 
 
 def platform_order(question: str, hits: list[SearchHit]) -> list[SearchHit]:
@@ -36,12 +39,7 @@ def platform_order(question: str, hits: list[SearchHit]) -> list[SearchHit]:
     asked = platforms(question)
     if not asked:
         return hits
-
-    def elsewhere(hit: SearchHit) -> bool:
-        named = platforms(_page_words(hit))
-        return bool(named) and not named & asked
-
-    return sorted(hits, key=elsewhere)
+    return sorted(hits, key=lambda hit: elsewhere(asked, hit.title, hit.url))
 
 
 def select_hits(hits: list[SearchHit], min_ratio: float) -> list[SearchHit]:

@@ -63,6 +63,29 @@ def test_a_question_naming_a_platform_prefers_that_platforms_pages() -> None:
     assert platform_order("run a quick scan every saturday", hits) == hits
 
 
+def test_no_evidence_from_another_platforms_page_while_the_asked_one_is_shown() -> None:
+    """Fault injected: the macOS page scores higher in retrieval and matches the question's words
+    better than the Linux page the question is about."""
+    mac = ("To find what drives wdavdaemon CPU on macOS, run mdatp diagnostic real-time-protection-"
+           "statistics --output json and review the top processes by scan count.")
+    linux = "On Linux, collect the diagnostic output for support."
+    sources = number_sources(platform_order(
+        "wdavdaemon is hammering the CPU on our linux servers: real-time protection statistics?",
+        [hit("mac-support-perf", 2.3, text=mac), hit("linux-support-perf", 1.5, text=linux)]))
+    question = "wdavdaemon is hammering the CPU on our linux servers: real-time protection statistics?"
+    stats = evidence.TermStats(1000, {"wdavdaemon": 5, "cpu": 20, "statistics": 10, "linux": 300,
+                                      "protection": 200, "real-time": 50, "servers": 100})
+
+    def chosen(shown: list) -> list:
+        return evidence.choose(question, evidence.candidates(shown), stats, EvidenceSettings())
+
+    items = chosen(sources)
+    assert items and {item.n for item in items} == {1}
+    assert sources[0].url.endswith("linux-support-perf") and "On Linux" in items[0].text
+    alone = number_sources([hit("mac-support-perf", 2.3, text=mac)])  # nothing else is shown
+    assert chosen(alone)
+
+
 def test_what_two_pages_both_say_is_quoted_once() -> None:
     first = ("Set the following registry key:\n\n- Path: `HKLM\\SOFTWARE\\Policies\\Proxy`\n"
              "- Type: `REG_DWORD`\n\nThe proxy setting applies to every user of the device right away.")
