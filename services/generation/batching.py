@@ -65,9 +65,7 @@ def follow_processor(sampling: Sampling, prompt_length: int) -> Any:
         last = int(tokens[-1]) if len(tokens) > prompt_length else None
         if not (ids := sampling.following(last)):
             return logits
-        bias = mx.zeros((logits.shape[-1],), dtype=logits.dtype)
-        bias[mx.array(ids)] = sampling.follow_bias
-        return logits + bias
+        return logits.at[..., mx.array(ids)].add(sampling.follow_bias)
 
     return lean
 

@@ -275,7 +275,9 @@ def choose(question: str, found: list[Candidate], stats: TermStats,
     a page about another platform than the question's while one that is not is shown (the macOS
     page's steps scored higher for a Linux server's question)."""
     asked = platforms(question)
-    found = [c for c in found if not elsewhere(asked, c.source.title, c.source.url)] or found
+    shown = {id(c.source): c.source for c in found}  # decided once per source, not per unit
+    away = {key for key, source in shown.items() if elsewhere(asked, source.title, source.url)}
+    found = [c for c in found if id(c.source) not in away] or found
     made = segments(found, settings.block_chars)
     score(question, made, stats, settings)
     return arrange(select(made, settings))

@@ -1,12 +1,13 @@
 """Refusal: decide before generating whether the documentation can answer the question.
 
 A question after a price, a duration or a version is refused first when none of the passages states
-one (`answer_type`: the topic is documented, the answer is not). Otherwise a similarity cut-off alone
-separates unanswerable questions badly (AUC 0.83 here), so three kinds of evidence are combined: whether the dense and the keyword (BM25) retrievers agree on the pages (a
-question the documentation answers sends both to the same page; AUC 0.89 alone), the best dense
-cosine, and the share of the question's content terms that occur in the retrieved passages. The
-weights and the threshold are tuned on half of the public questions (`mde eval refusal`) and live in
-settings (`infer.refusal_weights`, `infer.refusal_threshold`).
+one (`answer_type`: the topic is documented, the answer is not). Otherwise a similarity cut-off
+alone separates unanswerable questions badly (AUC 0.83 here), so three kinds of evidence are
+combined: whether the dense and the keyword (BM25) retrievers agree on the pages (a question the
+documentation answers sends both to the same page; AUC 0.89 alone), the best dense cosine, and the
+share of the question's content terms that occur in the retrieved passages. The weights and the
+threshold are tuned on half of the public questions (`mde eval refusal`) and live in settings
+(`infer.refusal_weights`, `infer.refusal_threshold`).
 """
 
 from __future__ import annotations
