@@ -44,6 +44,16 @@ def test_every_page_keeps_its_title_and_headings_with_anchors(cleaned: dict) -> 
                 assert block.anchor, f"{name}: heading {block.text!r} without an anchor"
 
 
+def test_the_sign_up_promo_is_dropped_from_every_page_but_a_step_about_a_trial_is_kept(
+        cleaned: dict) -> None:
+    # the fault: 90 pages carry "Want to experience Defender for Endpoint? Sign up for a free
+    # trial." above the article; it was embedded with the first passage and quoted as evidence
+    promos = [name for name, page in cleaned.items() if "Sign up for a free trial" in page.text]
+    assert promos == []
+    assert "1. Buy or try Defender for Endpoint today. Start a free trial or request a quote." in (
+        cleaned["switch-to-mde-phase-1"].text)  # a real step that mentions a trial stays
+
+
 def test_linux_exclusions_keeps_headings_tables_code_and_notes(cleaned: dict) -> None:
     page = cleaned["linux-exclusions"]
     assert page.title == "Configure and validate exclusions for Microsoft Defender for Endpoint on Linux"
