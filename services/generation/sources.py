@@ -1,6 +1,8 @@
 """Choosing the numbered sources of an answer from the hits.
 
-Hits scoring under `source_min_ratio` of the best are left out. MDE's documentation is written per
+Chunks of one section are one source: a long section is indexed in several chunks, and two of them
+in the top hits were two numbered sources with the same title and link (38 of the 70 public
+questions). Hits scoring under `source_min_ratio` of the best are left out. MDE's documentation is written per
 platform, and a question that names a platform (Linux, macOS, Windows, iOS, Android) is answered by
 that platform's pages: pages whose title names only other platforms move after the rest, keeping
 retrieval's order otherwise (and evidence is not quoted from them while the asked platform's pages
@@ -20,6 +22,7 @@ PLATFORMS = {
     "ios": r"\bios\b|\biphone|\bipad",
     "android": r"\bandroid\b",
 }
+OVERLAP_LIMIT, MIN_OVERLAP = 400, 12  # the chunker repeats at most 150 characters (settings)
 
 
 def platforms(text: str) -> set[str]:
@@ -52,6 +55,40 @@ def select_hits(hits: list[SearchHit], min_ratio: float) -> list[SearchHit]:
     return [hit for hit in hits if hit.score >= best * min_ratio]
 
 
+def merge_sections(hits: list[SearchHit]) -> list[SearchHit]:
+    """One hit per section link, at its best-ranked hit's place and score, its chunks' texts in
+    reading order (a continuation chunk's overlap with the one before it said once)."""
+    groups: dict[str, list[SearchHit]] = {}
+    for hit in hits:
+        groups.setdefault(link(hit), []).append(hit)
+    merged = []
+    for group in groups.values():
+        if len(group) == 1:
+            merged.append(group[0])
+            continue
+        ordered = sorted(group, key=lambda hit: hit.position if hit.position is not None else 0)
+        text = ordered[0].text
+        for previous, hit in zip(ordered, ordered[1:]):
+            consecutive = None not in (previous.position, hit.position) \
+                and hit.position == previous.position + 1
+            text = join_continuation(text, hit.text) if consecutive else f"{text}\n\n{hit.text}"
+        merged.append(group[0].model_copy(update={"text": text}))
+    return merged
+
+
+def join_continuation(text: str, more: str) -> str:
+    """`text` followed by the next chunk of its section, without the start the chunker repeated:
+    the end of the previous chunk, or a split table's header."""
+    lines = more.split("\n", 2)
+    if len(lines) == 3 and lines[0].startswith("|") and lines[1].startswith("| ---") \
+            and f"{lines[0]}\n{lines[1]}" in text:
+        return f"{text}\n{lines[2]}"
+    for size in range(min(len(text), len(more), OVERLAP_LIMIT), MIN_OVERLAP - 1, -1):
+        if text.endswith(more[:size]):
+            return text + more[size:]
+    return f"{text}\n\n{more}"
+
+
 def link(hit: SearchHit) -> str:
     """url#anchor (the URL's own fragment wins)."""
     if hit.anchor and "#" not in hit.url:
@@ -69,4 +106,4 @@ def number_sources(hits: list[SearchHit], texts: list[str] | None = None) -> lis
 
 def choose(question: str, hits: list[SearchHit], min_ratio: float) -> list[SourceRef]:
     """The numbered sources for a question."""
-    return number_sources(platform_order(question, select_hits(hits, min_ratio)))
+    return number_sources(platform_order(question, select_hits(merge_sections(hits), min_ratio)))

@@ -26,6 +26,8 @@ def test_evidence_is_verbatim_from_the_passages_and_in_the_final_text(stack: Sta
     quoted = "\n".join(item["text"] for item in done["evidence"])
     assert "Set-MpPreference -EnableControlledFolderAccess" in quoted  # the documented cmdlet
     assert set(done["cited"]) >= {item["n"] for item in done["evidence"]}
+    links = [source["url"] for source in done["sources"]]
+    assert len(set(links)) == len(links)  # a section's chunks are one source
 
 
 def test_feedback_is_stored_listed_and_checked(stack: Stack) -> None:
