@@ -6,7 +6,8 @@ contain, their embedding similarity to the question, a preference for commands, 
 the question asks how or which, a preference for units stating an amount when it asks how long or
 how many, and the retrieval score of their source. They are chosen as segments: a unit alone, or a
 sentence that introduces a list, table or code block ("set the following registry key:") together
-with that block, scored on their joint text, so a procedure or a registry setting is quoted whole.
+with that block, scored on their joint text, so a procedure or a registry setting is quoted whole,
+and picked one at a time: a segment loses the credit of question terms already quoted.
 Units from pages other than the best segment's must score as well (`other_page_ratio`): an answer
 that quotes one page cites the right page more often.
 """
@@ -111,6 +112,7 @@ class Segment:
     members: list[Candidate]
     lexical: float = 0.0
     score: float = 0.0
+    held: dict[str, float] = field(default_factory=dict)  # question terms it holds: their weight
 
 
 def candidates(sources: Sequence[SourceRef]) -> list[Candidate]:
@@ -171,6 +173,7 @@ def lexical(question_terms: list[str], stats: TermStats, own: set[str], around: 
 def score(question: str, made: list[Segment], stats: TermStats, settings: EvidenceSettings) -> None:
     """Score each segment on its joint text (candidates carry their embedding similarity)."""
     terms = [term for term in content_terms(question) if stats.known(term)]
+    total = sum(stats.idf(term) for term in terms) or 1.0
     structured, amount = bool(HOW.search(question)), bool(AMOUNT_QUESTION.search(question))
     best_source = max((s.members[0].source.score for s in made), default=0.0) or 1.0
     contexts: dict[int, set[str]] = {}
@@ -181,6 +184,7 @@ def score(question: str, made: list[Segment], stats: TermStats, settings: Eviden
             [first.source.title, *first.source.heading_path])))
         around = around | stems(" ".join(c.unit.heading for c in segment.members))
         segment.lexical = lexical(terms, stats, own, around)
+        segment.held = {term: stats.idf(term) / total for term in terms if has_term(term, own)}
         bonus = max(structure(c.unit) for c in segment.members) if structured else 0.0
         states = amount and any(c.states_amount for c in segment.members)
         cost = sum(c.body_cost for c in segment.members)  # a table's header is shared
@@ -194,20 +198,25 @@ def score(question: str, made: list[Segment], stats: TermStats, settings: Eviden
 
 
 def select(made: list[Segment], settings: EvidenceSettings) -> list[Candidate]:
-    """The best segments within the budget; none under min_ratio of the best, none from another
-    page than the best segment's unless it scores other_page_ratio of the best."""
+    """The best segments within the budget, one at a time: a segment's score loses the lexical
+    credit of the question terms the chosen ones hold already, so each part of a question ("the
+    minimum cores / RAM? is that on top of what Windows needs?") gets its unit. None under
+    min_ratio of the best, none from another page than the best segment's unless it scores
+    other_page_ratio of the best."""
     ranked = sorted(made, key=lambda s: s.score, reverse=True)
     if not ranked:
         return []
-    top = ranked[0].score
-    page = ranked[0].members[0].page
+    top, page = ranked[0].score, ranked[0].members[0].page
+    pool = [segment for segment in ranked if segment.score >= top * settings.min_ratio]
     chosen: list[Candidate] = []
     said: set[tuple[str, ...]] = set()
     tables: set[tuple[int, str]] = set()  # (source, header) of the table rows quoted
+    covered: set[str] = set()
     left = settings.budget_chars
-    for segment in ranked:
-        if segment.score < top * settings.min_ratio or len(chosen) >= settings.max_units:
-            break
+    while pool and len(chosen) < settings.max_units:
+        segment = max(pool, key=lambda s: s.score - settings.lexical_weight * sum(
+            weight for term, weight in s.held.items() if term in covered))
+        pool.remove(segment)
         if segment.members[0].page != page and segment.score < top * settings.other_page_ratio:
             continue
         new = [c for c in segment.members if c not in chosen]
@@ -220,6 +229,7 @@ def select(made: list[Segment], settings: EvidenceSettings) -> list[Candidate]:
             said.update(*grams)
             tables.update(_table(c) for c in new)
             left -= cost
+            covered |= segment.held.keys()
     return chosen
 
 

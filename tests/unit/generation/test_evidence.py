@@ -188,3 +188,22 @@ def test_a_command_two_sections_list_is_quoted_once() -> None:
                    sources)
     said = [item.text for item in items if "EnableNetworkProtection Enabled" in item.text]
     assert said == ["1. Set-MpPreference -EnableNetworkProtection Enabled"]
+
+
+def test_each_part_of_a_question_gets_its_unit() -> None:
+    # the fault: ranked once, the two units that both answer "minimum cores on windows" took the
+    # places and the one answering the question's second part ("on top of what the OS needs?")
+    # was left out
+    text = ("Windows devices need 2 processor cores minimum for Defender.\n\n"
+            "The processor cores minimum on Windows devices is 2, with 4 cores preferred.\n\n"
+            "These requirements come in addition to the operating system requirements.")
+    stats = evidence.TermStats(1000, {"minimum": 50, "processor": 40, "cores": 30,
+                                      "windows": 300, "addition": 90, "operating": 200,
+                                      "requirements": 120})
+    question = "minimum processor cores on windows? is that in addition to operating requirements?"
+    found = evidence.candidates(number_sources([hit("minimum-requirements", text=text)]))
+    items = evidence.choose(question, found, stats, EvidenceSettings(max_units=2,
+                                                                     length_weight=0.0))
+    assert [item.text for item in items] == [
+        "The processor cores minimum on Windows devices is 2, with 4 cores preferred.",
+        "These requirements come in addition to the operating system requirements."]
