@@ -17,8 +17,12 @@ TYPES = (
     ("a duration",
      re.compile(r"\bhow (long|often|soon|frequently)\b", re.IGNORECASE),
      re.compile(rf"\b{NUMBER}[\s-]?(ms|milliseconds?|sec|seconds?|min|minutes?|hrs?|hours?|days?|"
-                r"weeks?|months?|years?)\b|\b(hourly|daily|weekly|monthly|yearly|annually|"
-                r"immediately|instantly|real[ -]time|every (second|minute|hour|day|week|month))\b",
+                r"weeks?|months?|years?)\b|"
+                # the docs also say "it can take a few minutes", "within seconds"
+                r"\b(a few|few|several|many|a couple of|within|in) "
+                r"(seconds|minutes|hours|days|weeks|months)\b|"
+                r"\b(hourly|daily|weekly|monthly|yearly|annually|immediately|instantly|"
+                r"real[ -]time|every (second|minute|hour|day|week|month))\b",
                 re.IGNORECASE)),
     ("a version",
      re.compile(r"\b(which|what|oldest|earliest|latest|minimum|lowest)\b[^?.]{0,30}\bversions?\b",

@@ -11,6 +11,7 @@ are shown).
 
 from __future__ import annotations
 
+import itertools
 import re
 
 from shared.schemas import SearchHit, SourceRef
@@ -68,7 +69,7 @@ def merge_sections(hits: list[SearchHit]) -> list[SearchHit]:
             continue
         ordered = sorted(group, key=lambda hit: hit.position if hit.position is not None else 0)
         text = ordered[0].text
-        for previous, hit in zip(ordered, ordered[1:]):
+        for previous, hit in itertools.pairwise(ordered):
             consecutive = None not in (previous.position, hit.position) \
                 and hit.position == previous.position + 1
             text = join_continuation(text, hit.text) if consecutive else f"{text}\n\n{hit.text}"

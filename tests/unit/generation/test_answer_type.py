@@ -29,6 +29,9 @@ def test_what_a_question_asks_for(question: str, kinds: list[str]) -> None:
     ("which version of iOS is required?", "Devices running iOS/iPadOS 16.0 and later."),
     ("what is the minimum platform version?", "Platform version 4.18.2202.X or later."),
     ("how much does it cost in dollars?", "The plan costs $5.20 per user."),
+    # no number, still a duration: wrongly refused before (the docs say so about 40 times)
+    ("how long until a new device shows up?", "It can take a few minutes for it to appear."),
+    ("how soon is a blocked file reported?", "Alerts are raised within seconds."),
 ])
 def test_a_passage_that_states_the_answer_type_answers(question: str, passage: str) -> None:
     assert answer_type.unstated(question, ["Unrelated text.", passage]) is None
