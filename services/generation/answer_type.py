@@ -28,7 +28,11 @@ TYPES = (
      re.compile(r"\b(which|what|oldest|earliest|latest|minimum|lowest)\b[^?.]{0,30}\bversions?\b",
                 re.IGNORECASE),
      re.compile(r"\b\d+(\.\d+)+\b|\bversion \d+|\b(windows|server|ios|ipados|android|macos|"
-                r"kernel|rhel|ubuntu|debian)\s?\d+", re.IGNORECASE)),
+                r"kernel|rhel|ubuntu|debian)\s?\d+|"
+                # macOS by name, and "the three most recent major releases"
+                r"\b(big sur|monterey|ventura|sonoma|sequoia|tahoe)\b|"
+                r"\b(two|three|four|\d) most recent (major )?(releases|versions)\b",
+                re.IGNORECASE)),
 )
 
 
