@@ -22,7 +22,7 @@ TYPES = (
                 r"\b(a few|few|several|many|a couple of|within|in) "
                 r"(seconds|minutes|hours|days|weeks|months)\b|"
                 r"\b(hourly|daily|weekly|monthly|yearly|annually|immediately|instantly|"
-                r"real[ -]time|every (second|minute|hour|day|week|month))\b",
+                r"real[ -]time|(once |twice )?(a|per|every) (second|minute|hour|day|week|month))\b",
                 re.IGNORECASE)),
     ("a version",
      re.compile(r"\b(which|what|oldest|earliest|latest|minimum|lowest)\b[^?.]{0,30}\bversions?\b",

@@ -32,6 +32,7 @@ def test_what_a_question_asks_for(question: str, kinds: list[str]) -> None:
     # no number, still a duration: wrongly refused before (the docs say so about 40 times)
     ("how long until a new device shows up?", "It can take a few minutes for it to appear."),
     ("how soon is a blocked file reported?", "Alerts are raised within seconds."),
+    ("how often does the scan run?", "The scan runs once a day."),
     ("which macOS versions are supported?", "The three most recent major releases are supported."),
     ("what's the oldest macOS version it runs on?", "macOS Sonoma, Ventura and Sequoia."),
 ])
