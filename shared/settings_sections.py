@@ -76,6 +76,9 @@ class IndexSettings(Section):
     rrf_k: int = Field(60, ge=1)
     prefetch_limit: int = Field(100, ge=1)  # candidates each prefetch hands to the fusion
     max_hits_per_page: int = Field(0, ge=0)  # 0 = no cap on chunks of one page in the hits
+    # a hybrid query naming a platform (Linux, macOS, …) gets its top_k from twice as many hits,
+    # pages about other platforms last: "wdavdaemon … on our linux servers" ranked macOS first
+    platform_first: bool = True
     bm25_tokenizer: Literal["word", "code"] = "code"  # "code" also splits camelCase and snake_case
     bm25_k: float = Field(1.2, ge=0)
     bm25_b: float = Field(0.75, ge=0, le=1)

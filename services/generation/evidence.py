@@ -20,9 +20,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from services.generation.sources import elsewhere, platforms
 from services.generation.support import LIST_MARKER
 from services.generation.units import Unit, row_body, row_header, split_units
+from shared.platforms import elsewhere, platforms
 from shared.schemas import EvidenceItem, SourceRef
 from shared.settings_sections import EvidenceSettings
 from shared.terms import content_terms, has_term, slugify, stems, word_runs, words

@@ -2,48 +2,19 @@
 
 Chunks of one section are one source: a long section is indexed in several chunks, and two of them
 in the top hits were two numbered sources with the same title and link (38 of the 70 public
-questions). Hits scoring under `source_min_ratio` of the best are left out. MDE's documentation is written per
-platform, and a question that names a platform (Linux, macOS, Windows, iOS, Android) is answered by
-that platform's pages: pages whose title names only other platforms move after the rest, keeping
-retrieval's order otherwise (and evidence is not quoted from them while the asked platform's pages
-are shown).
+questions). Hits scoring under `source_min_ratio` of the best are left out. Pages about another
+platform than the question names move after the rest (`shared.platforms`), keeping retrieval's
+order otherwise.
 """
 
 from __future__ import annotations
 
 import itertools
-import re
 
+from shared.platforms import platform_order
 from shared.schemas import SearchHit, SourceRef
 
-PLATFORMS = {
-    "windows": r"\bwindows\b|\bwin ?1[01]\b|\bserver 20\d\d\b",
-    "macos": r"\bmac(?:os)?\b|\bos x\b",
-    "linux": r"\blinux\b|\bubuntu\b|\brhel\b|\bdebian\b|\bcentos\b|\bsuse\b",
-    "ios": r"\bios\b|\biphone|\bipad",
-    "android": r"\bandroid\b",
-}
 OVERLAP_LIMIT, MIN_OVERLAP = 400, 12  # the chunker repeats at most 150 characters (settings)
-
-
-def platforms(text: str) -> set[str]:
-    """The platforms a text names."""
-    return {name for name, pattern in PLATFORMS.items() if re.search(pattern, text, re.IGNORECASE)}
-
-
-def elsewhere(asked: set[str], title: str, url: str) -> bool:
-    """Whether a page (by its title and URL) is about other platforms than the asked ones."""
-    slug = url.split("#")[0].rstrip("/").rsplit("/", 1)[-1]
-    named = platforms(f"{title} {slug.replace('-', ' ')}")
-    return bool(asked) and bool(named) and not named & asked
-
-
-def platform_order(question: str, hits: list[SearchHit]) -> list[SearchHit]:
-    """Hits of pages about another platform than the question's go last (stable)."""
-    asked = platforms(question)
-    if not asked:
-        return hits
-    return sorted(hits, key=lambda hit: elsewhere(asked, hit.title, hit.url))
 
 
 def select_hits(hits: list[SearchHit], min_ratio: float) -> list[SearchHit]:

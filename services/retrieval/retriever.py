@@ -13,6 +13,7 @@ from services.embedding.client import Embedder
 from services.retrieval.sparse import SparseEncoder
 from services.retrieval.store import QueryPlan, StoredPoint, VectorStore
 from shared.errors import Unprocessable
+from shared.platforms import platform_order, platforms
 from shared.schemas import Chunk, ChunkPage, CollectionInfo, PointIn, SearchHit, SearchResponse
 from shared.settings import IndexSettings
 
@@ -46,6 +47,8 @@ class Retriever:
             mode = "dense" if mode == "hybrid" else mode
         dense = self.embedder.embed([query], "query")[0] if mode in ("dense", "hybrid") else None
         limit = top_k * 4 if cfg.max_hits_per_page else top_k
+        if cfg.platform_first and mode == "hybrid" and platforms(query):
+            limit = max(limit, top_k * 2)  # room to put the asked platform's pages first
         weights = (cfg.fusion_weights + [1.0, 1.0])[:2]
         return QueryPlan(mode, limit, dense, sparse, cfg.fusion, (weights[0], weights[1]),
                          cfg.rrf_k, max(cfg.prefetch_limit, limit))
@@ -59,6 +62,8 @@ class Retriever:
         hits = [_hit(f.score, f.payload) for f in found]
         if self.settings.max_hits_per_page:
             hits = cap_per_page(hits, self.settings.max_hits_per_page)
+        if self.settings.platform_first and mode == "hybrid":  # dense and BM25 alone stay raw
+            hits = platform_order(query, hits)
         hits = hits[:top_k]
         empty = not hits and self.store.info().points == 0
         took = (time.perf_counter() - started) * 1000

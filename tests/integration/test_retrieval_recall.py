@@ -66,3 +66,14 @@ def test_technical_tokens_are_found_verbatim(indexed: tuple[Retriever, dict]) ->
                         ("mdatp exclusion process add --name", "linux-exclusions")]:
         urls = [hit.url for hit in retriever.search(query, 5, "sparse").hits]
         assert any(url.endswith("/" + slug) for url in urls), (query, urls)
+
+
+def test_a_question_naming_a_platform_gets_its_pages_first(indexed: tuple[Retriever, dict]
+                                                           ) -> None:
+    # the fault: three macOS pages ranked above the Linux performance page (8th)
+    retriever, _ = indexed
+    hits = retriever.search("wdavdaemon is hammering the CPU on our linux servers, how do I find "
+                            "out what is causing it?", 5, "hybrid").hits
+    pages = [hit.url.split("#")[0].rsplit("/", 1)[-1] for hit in hits]
+    assert "linux-support-perf" in pages, pages
+    assert not any(page.startswith("mac-") or page.endswith("-macos") for page in pages), pages

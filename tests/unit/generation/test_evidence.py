@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from services.generation import evidence
-from services.generation.sources import number_sources, platform_order
+from services.generation.sources import number_sources
+from shared.platforms import platform_order
 from shared.settings_sections import EvidenceSettings
 from tests.unit.generation.hits import hit
 

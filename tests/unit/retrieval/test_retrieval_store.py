@@ -201,3 +201,20 @@ def test_a_search_without_top_k_gets_index_top_k(store: VectorStore) -> None:
     fill(r)
     body = SearchRequest.model_validate({"query": "exclusions for linux"})
     assert len(r.search(body.query, body.top_k, body.mode).hits) == 2
+
+
+def test_a_query_naming_a_platform_gets_that_platforms_pages_first(store: VectorStore) -> None:
+    # the fault: "… on our linux servers" ranked the macOS page first, its words matched better
+    rows = [("mac-support-perf", 0, "wdavdaemon high CPU usage: real-time protection statistics "
+                                    "show which process causes high CPU usage"),
+            ("linux-support-perf", 0, "Troubleshoot performance issues of the agent"),
+            ("tamper-protection", 0, "Tamper protection locks security settings")]
+    query = "wdavdaemon high CPU usage on our linux servers"
+    raw = retriever(store, platform_first=False)
+    raw.upsert(points([make_chunk(*row) for row in rows]))
+    assert urls(raw.search(query, 1, "hybrid")) == ["mac-support-perf"]
+    ranked = retriever(store)
+    assert urls(ranked.search(query, 1, "hybrid")) == ["linux-support-perf"]  # from 2 fetched
+    assert urls(ranked.search(query, 3, "hybrid"))[-1] == "mac-support-perf"
+    assert urls(ranked.search(query, 1, "dense")) == ["mac-support-perf"]  # refusal's view: raw
+    assert urls(ranked.search("wdavdaemon high CPU usage", 1, "hybrid")) == ["mac-support-perf"]

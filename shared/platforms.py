@@ -1,0 +1,37 @@
+"""Platforms: MDE's documentation is written per platform (Windows, macOS, Linux, iOS, Android), and
+a question that names one is answered by that platform's pages. Retrieval ranks them first; the
+answer quotes no evidence from another platform's page while one of them is shown."""
+
+from __future__ import annotations
+
+import re
+
+from shared.schemas import SearchHit
+
+PLATFORMS = {
+    "windows": r"\bwindows\b|\bwin ?1[01]\b|\bserver 20\d\d\b",
+    "macos": r"\bmac(?:os)?\b|\bos x\b",
+    "linux": r"\blinux\b|\bubuntu\b|\brhel\b|\bdebian\b|\bcentos\b|\bsuse\b",
+    "ios": r"\bios\b|\biphone|\bipad",
+    "android": r"\bandroid\b",
+}
+
+
+def platforms(text: str) -> set[str]:
+    """The platforms a text names."""
+    return {name for name, pattern in PLATFORMS.items() if re.search(pattern, text, re.IGNORECASE)}
+
+
+def elsewhere(asked: set[str], title: str, url: str) -> bool:
+    """Whether a page (by its title and URL) is about other platforms than the asked ones."""
+    slug = url.split("#")[0].rstrip("/").rsplit("/", 1)[-1]
+    named = platforms(f"{title} {slug.replace('-', ' ')}")
+    return bool(asked) and bool(named) and not named & asked
+
+
+def platform_order(question: str, hits: list[SearchHit]) -> list[SearchHit]:
+    """Hits of pages about another platform than the question's go last (stable)."""
+    asked = platforms(question)
+    if not asked:
+        return hits
+    return sorted(hits, key=lambda hit: elsewhere(asked, hit.title, hit.url))
