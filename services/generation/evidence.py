@@ -134,8 +134,8 @@ def most_lexical(question: str, found: list[Candidate], stats: TermStats,
                  limit: int) -> list[Candidate]:
     """The candidates worth embedding (embedding every unit of five passages takes too long on a
     CPU): the best by their own terms, ties in document order; the rest keep similarity 0."""
-    terms = [term for term in content_terms(question) if stats.known(term)]
-    ranked = sorted(found, key=lambda c: lexical(terms, stats, c.stems, set()) + structure(c.unit)
+    weights = term_weights(question, stats)
+    ranked = sorted(found, key=lambda c: lexical(weights, c.stems, set()) + structure(c.unit)
                     * 0.1, reverse=True)
     return ranked[:limit]
 
@@ -160,20 +160,23 @@ def segments(found: list[Candidate], block_chars: int) -> list[Segment]:
     return made
 
 
-def lexical(question_terms: list[str], stats: TermStats, own: set[str], around: set[str]) -> float:
+def term_weights(question: str, stats: TermStats) -> dict[str, float]:
+    """Each of the question's known terms with its share of their summed IDF (computed once per
+    question, not once per unit)."""
+    idf = {term: stats.idf(term) for term in content_terms(question) if stats.known(term)}
+    total = sum(idf.values())
+    return {term: weight / total for term, weight in idf.items()} if total else {}
+
+
+def lexical(weights: dict[str, float], own: set[str], around: set[str]) -> float:
     """IDF-weighted share of the question's known terms in a text (half credit in its headings)."""
-    weights = [(term, stats.idf(term)) for term in question_terms]
-    total = sum(weight for _, weight in weights)
-    if not total:
-        return 0.0
     return sum(weight * (1.0 if has_term(term, own) else 0.5 if has_term(term, around) else 0.0)
-               for term, weight in weights) / total
+               for term, weight in weights.items())
 
 
 def score(question: str, made: list[Segment], stats: TermStats, settings: EvidenceSettings) -> None:
     """Score each segment on its joint text (candidates carry their embedding similarity)."""
-    terms = [term for term in content_terms(question) if stats.known(term)]
-    total = sum(stats.idf(term) for term in terms) or 1.0
+    weights = term_weights(question, stats)
     structured, amount = bool(HOW.search(question)), bool(AMOUNT_QUESTION.search(question))
     best_source = max((s.members[0].source.score for s in made), default=0.0) or 1.0
     contexts: dict[int, set[str]] = {}
@@ -183,8 +186,8 @@ def score(question: str, made: list[Segment], stats: TermStats, settings: Eviden
         around = contexts.setdefault(id(first.source), stems(" ".join(
             [first.source.title, *first.source.heading_path])))
         around = around | stems(" ".join(c.unit.heading for c in segment.members))
-        segment.lexical = lexical(terms, stats, own, around)
-        segment.held = {term: stats.idf(term) / total for term in terms if has_term(term, own)}
+        segment.lexical = lexical(weights, own, around)
+        segment.held = {term: weight for term, weight in weights.items() if has_term(term, own)}
         bonus = max(structure(c.unit) for c in segment.members) if structured else 0.0
         states = amount and any(c.states_amount for c in segment.members)
         cost = sum(c.body_cost for c in segment.members)  # a table's header is shared
