@@ -47,11 +47,16 @@ class Retriever:
             mode = "dense" if mode == "hybrid" else mode
         dense = self.embedder.embed([query], "query")[0] if mode in ("dense", "hybrid") else None
         limit = top_k * 4 if cfg.max_hits_per_page else top_k
-        if cfg.platform_first and mode == "hybrid" and platforms(query):
+        if self.platform_first(query, mode):
             limit = max(limit, top_k * 2)  # room to put the asked platform's pages first
         weights = (cfg.fusion_weights + [1.0, 1.0])[:2]
         return QueryPlan(mode, limit, dense, sparse, cfg.fusion, (weights[0], weights[1]),
                          cfg.rrf_k, max(cfg.prefetch_limit, limit))
+
+    def platform_first(self, query: str, mode: str) -> bool:
+        """Whether the asked platform's pages go first (hybrid only: dense and BM25 alone stay
+        raw, the refusal reads their agreement)."""
+        return self.settings.platform_first and mode == "hybrid" and bool(platforms(query))
 
     def search(self, query: str, top_k: int | None = None, mode: str | None = None) -> SearchResponse:
         started = time.perf_counter()
@@ -62,7 +67,7 @@ class Retriever:
         hits = [_hit(f.score, f.payload) for f in found]
         if self.settings.max_hits_per_page:
             hits = cap_per_page(hits, self.settings.max_hits_per_page)
-        if self.settings.platform_first and mode == "hybrid":  # dense and BM25 alone stay raw
+        if self.platform_first(query, mode):
             hits = platform_order(query, hits)
         hits = hits[:top_k]
         empty = not hits and self.store.info().points == 0
