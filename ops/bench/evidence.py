@@ -39,7 +39,7 @@ async def prepared(path: str) -> list[tuple[Any, list[Any], evidence.TermStats]]
             continue
         found = await pipeline.retrieve(client, question.question, question.question,
                                         infer.top_k, infer.refusal_depth)
-        shown = sources.choose(question.question, found.found.hits, infer.source_min_ratio)
+        shown = sources.choose(found.found.hits, infer.source_min_ratio)
         rows.append((question, shown, found.stats))
     await client.close()
     return rows

@@ -40,7 +40,7 @@ def features(question: str, found: pipeline.Retrieved, depth: int) -> dict[str, 
     total = sum(weight.values()) or 1.0
     passages = stems(" ".join(" ".join([h.title, *h.heading_path, h.text])
                               for h in found.found.hits))
-    shown = sources.choose(question, found.found.hits, settings.source_min_ratio)
+    shown = sources.choose(found.found.hits, settings.source_min_ratio)
     units = evidence.candidates(shown)
     made = evidence.segments(units, settings.evidence.block_chars)
     evidence.score(question, made, stats, settings.evidence)

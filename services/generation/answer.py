@@ -71,7 +71,7 @@ async def prepare(body: GenerateRequest, engine: Engine, retrieval: RetrievalCli
                                         infer.refusal_depth)
     prepared.retrieval_ms, prepared.index_empty = retrieved.ms, retrieved.found.index_empty
     prepared.verdict = pipeline.decide(retrieved, body.question, settings)
-    shown = sources.choose(body.question, retrieved.found.hits, infer.source_min_ratio)
+    shown = sources.choose(retrieved.found.hits, infer.source_min_ratio)
     if prepared.verdict.refused:
         prepared.sources = refusal.nearest_pages(shown, pipeline.NEAREST)
         return prepared

@@ -2,16 +2,14 @@
 
 Chunks of one section are one source: a long section is indexed in several chunks, and two of them
 in the top hits were two numbered sources with the same title and link (38 of the 70 public
-questions). Hits scoring under `source_min_ratio` of the best are left out. Pages about another
-platform than the question names move after the rest (`shared.platforms`), keeping retrieval's
-order otherwise.
+questions). Hits scoring under `source_min_ratio` of the best are left out. The order is
+retrieval's, which puts the asked platform's pages first (`index.platform_first`).
 """
 
 from __future__ import annotations
 
 import itertools
 
-from shared.platforms import platform_order
 from shared.schemas import SearchHit, SourceRef
 
 OVERLAP_LIMIT, MIN_OVERLAP = 400, 12  # the chunker repeats at most 150 characters (settings)
@@ -76,6 +74,6 @@ def number_sources(hits: list[SearchHit], texts: list[str] | None = None) -> lis
             for i, hit in enumerate(hits, start=1)]
 
 
-def choose(question: str, hits: list[SearchHit], min_ratio: float) -> list[SourceRef]:
+def choose(hits: list[SearchHit], min_ratio: float) -> list[SourceRef]:
     """The numbered sources for a question."""
-    return number_sources(platform_order(question, select_hits(merge_sections(hits), min_ratio)))
+    return number_sources(select_hits(merge_sections(hits), min_ratio))

@@ -23,7 +23,7 @@ def test_two_chunks_of_a_section_are_one_source_at_the_best_place() -> None:
     # the fault: the same section's second chunk ranked first, its first chunk fourth
     hits = [chunk(SECOND, 4, 2.0), hit("linux-exclusions", 1.9), hit("mac-preferences", 1.5),
             chunk(FIRST, 3, 1.2)]
-    shown = choose("static proxy on linux", hits, min_ratio=0.0)
+    shown = choose(hits, min_ratio=0.0)
     assert [s.url.split("/")[-1] for s in shown] == [
         "linux-static-proxy-configuration#static-proxy", "linux-exclusions", "mac-preferences"]
     assert shown[0].score == 2.0
