@@ -42,7 +42,8 @@ AMOUNT = re.compile(rf"\b{NUMBER}\s?(?:%|seconds?|minutes?|hours?|days?|weeks?|m
 STRUCTURED = {"code": 1.0, "step": 0.6, "row": 0.6, "item": 0.3, "sentence": 0.0}
 INLINE_CODE = re.compile(r"`[^`]+`|\b[A-Z][a-z]+-[A-Z][A-Za-z]+\b|\b[a-z]+(?:_[a-z]+)+\b")
 # labels, and the docs' trial promo ("Want to experience Defender for Endpoint? Sign up for a free
-# trial.", on 90 of 226 pages): never an answer, and it took two of the proxy question's lines
+# trial.", on 90 of 226 pages): never an answer. The cleaner drops the promo since CLEANER_VERSION
+# 2; an index built before it still holds the promo until its next update rebuilds it
 BOILERPLATE = re.compile(r"^(applies to|important|note|tip|caution|warning)\b\W*$|"
                          r"^(>\s*)?\[?(want to (experience|try)\b.*\?|sign up for a free trial\b)",
                          re.IGNORECASE)

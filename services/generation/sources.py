@@ -32,17 +32,14 @@ def merge_sections(hits: list[SearchHit]) -> list[SearchHit]:
     for hit in hits:
         groups.setdefault(link(hit), []).append(hit)
     merged = []
-    for group in groups.values():
-        if len(group) == 1:
-            merged.append(group[0])
-            continue
-        ordered = sorted(group, key=lambda hit: hit.position if hit.position is not None else 0)
+    for best, *rest in groups.values():
+        ordered = sorted([best, *rest], key=lambda hit: hit.position or 0)
         text = ordered[0].text
         for previous, hit in itertools.pairwise(ordered):
             consecutive = None not in (previous.position, hit.position) \
                 and hit.position == previous.position + 1
             text = join_continuation(text, hit.text) if consecutive else f"{text}\n\n{hit.text}"
-        merged.append(group[0].model_copy(update={"text": text}))
+        merged.append(best.model_copy(update={"text": text}) if rest else best)
     return merged
 
 
