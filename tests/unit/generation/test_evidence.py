@@ -70,10 +70,9 @@ def test_no_evidence_from_another_platforms_page_while_the_asked_one_is_shown() 
     mac = ("To find what drives wdavdaemon CPU on macOS, run mdatp diagnostic real-time-protection-"
            "statistics --output json and review the top processes by scan count.")
     linux = "On Linux, collect the diagnostic output for support."
-    sources = number_sources(platform_order(
-        "wdavdaemon is hammering the CPU on our linux servers: real-time protection statistics?",
-        [hit("mac-support-perf", 2.3, text=mac), hit("linux-support-perf", 1.5, text=linux)]))
     question = "wdavdaemon is hammering the CPU on our linux servers: real-time protection statistics?"
+    sources = number_sources(platform_order(question, [hit("mac-support-perf", 2.3, text=mac),
+                                                       hit("linux-support-perf", 1.5, text=linux)]))
     stats = evidence.TermStats(1000, {"wdavdaemon": 5, "cpu": 20, "statistics": 10, "linux": 300,
                                       "protection": 200, "real-time": 50, "servers": 100})
 
