@@ -16,7 +16,7 @@ from services.indexer.cleaning import Block, CleanPage, render_heading
 from shared.schemas import Chunk
 from shared.settings import ProcessingSettings
 
-CHUNKER_VERSION = 2  # part of the index settings hash: bump when chunks change for the same input
+CHUNKER_VERSION = 3  # part of the index settings hash: bump when chunks change for the same input
 SECTION_LEVELS = (2, 3)
 PATH_SEPARATOR = " › "
 SENTENCE_END = re.compile(r"(?<=[.!?:;])\s+(?=\S)")
@@ -76,13 +76,14 @@ def split_sections(page: CleanPage) -> list[Section]:
 
 def merge_small(sections: list[Section], min_chars: int, max_chars: int) -> list[Section]:
     """Merge a section under min_chars into its first subsection, else into the previous section,
-    else into the next one, as long as the result still fits in one chunk."""
+    else into the next one, as long as the result still fits in one chunk. A merged section keeps
+    the heading path and anchor its text starts under; the other's heading goes inline."""
     merged: list[Section] = []
     pending: Section | None = None
     for index, section in enumerate(sections):
         if pending is not None:
             if pending.size + section.size <= max_chars:
-                section = _join(pending, section, path_of=section)
+                section = _join(pending, section)
             else:
                 merged.append(pending)
             pending = None
@@ -93,7 +94,7 @@ def merge_small(sections: list[Section], min_chars: int, max_chars: int) -> list
         if following is not None and following.level > section.level:
             pending = section  # a parent's short intro goes with its first subsection
         elif merged and merged[-1].size + section.size <= max_chars:
-            merged[-1] = _join(merged[-1], section, path_of=merged[-1])
+            merged[-1] = _join(merged[-1], section)
         else:
             pending = section
     if pending is not None:
@@ -101,12 +102,14 @@ def merge_small(sections: list[Section], min_chars: int, max_chars: int) -> list
     return merged
 
 
-def _join(first: Section, second: Section, path_of: Section) -> Section:
+def _join(first: Section, second: Section) -> Section:
+    # labelled as the first: a label of the second linked to the first's anchor sent a user to
+    # another section than the one named (a short "MDM" section shown as "Configuration Manager")
     heading = Block("heading", second.path[-1], level=len(second.path),
                     anchor=second.anchor)
     anchors = list(dict.fromkeys(first.anchors + second.anchors))
     blocks = first.blocks + ([heading] if len(second.path) > 1 else []) + second.blocks
-    return Section(list(path_of.path), anchors, first.anchor, blocks, level=first.level)
+    return Section(list(first.path), anchors, first.anchor, blocks, level=first.level)
 
 
 def units(blocks: list[Block], max_chars: int) -> list[Unit]:

@@ -81,11 +81,26 @@ def test_small_sections_merge_into_a_neighbour_and_keep_their_anchor() -> None:
     page = clean_html(html)
     merged = merge_small(split_sections(page), 100, 1200)
     assert len(merged) == 2
-    child = merged[1]
-    assert child.path == ["Page", "Parent", "Child"] and child.anchor == "parent"
-    assert {"parent", "child", "tiny"} <= set(child.anchors)
+    parent = merged[1]  # labelled and linked where its text starts; the child's heading inline
+    assert parent.path == ["Page", "Parent"] and parent.anchor == "parent"
+    assert {"parent", "child", "tiny"} <= set(parent.anchors)
     chunks = chunks_of(page, ProcessingSettings(min_section_chars=100))
+    assert chunks[-1].text.startswith("short\n\n### Child\n\nc c")
     assert "## Tiny\n\ntiny text" in chunks[-1].text
+
+
+def test_a_short_section_merged_into_the_next_one_is_labelled_as_itself() -> None:
+    """The fault: a short "MDM" section merged into the next one, "Configuration Manager", was
+    labelled "Configuration Manager" but linked to #mdm, and its text showed under the wrong name."""
+    long = "<p>" + "w " * 700 + "</p>"  # no room to merge into the previous section
+    html = ("<main><h1 id='top'>Page</h1>" + long + "<h2 id='mdm'>MDM</h2><p>mdm text</p>"
+            "<h2 id='cm'>Configuration Manager</h2><p>" + "c " * 200 + "</p></main>")
+    chunks = chunks_of(clean_html(html), ProcessingSettings(min_section_chars=100,
+                                                            max_chunk_chars=1200))
+    merged = next(c for c in chunks if "mdm text" in c.text)
+    assert merged.heading_path == ["Page", "MDM"] and merged.anchor == "mdm"
+    assert merged.text.startswith("mdm text\n\n## Configuration Manager\n\nc c")
+    assert {"mdm", "cm"} <= set(merged.anchors)
 
 
 def test_code_block_is_never_cut_when_it_fits_and_split_at_lines_when_not() -> None:
