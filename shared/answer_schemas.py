@@ -51,6 +51,7 @@ class SourceRef(BaseModel):
     score: float
     text: str = ""
     anchors: list[str] = []  # anchors of the sections inside the passage (evidence links to them)
+    platforms: list[str] = []  # the platforms the page declares ([] = it does not say)
 
 
 class EvidenceItem(BaseModel):

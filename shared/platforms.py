@@ -5,6 +5,7 @@ answer quotes no evidence from another platform's page while one of them is show
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from shared.schemas import SearchHit
 
@@ -22,10 +23,11 @@ def platforms(text: str) -> set[str]:
     return {name for name, pattern in PLATFORMS.items() if re.search(pattern, text, re.IGNORECASE)}
 
 
-def elsewhere(asked: set[str], title: str, url: str) -> bool:
-    """Whether a page (by its title and URL) is about other platforms than the asked ones."""
+def elsewhere(asked: set[str], title: str, url: str, declared: Iterable[str] = ()) -> bool:
+    """Whether a page is about other platforms than the asked ones: those it declares, else those
+    its title and URL name."""
     slug = url.split("#")[0].rstrip("/").rsplit("/", 1)[-1]
-    named = platforms(f"{title} {slug.replace('-', ' ')}")
+    named = set(declared) or platforms(f"{title} {slug.replace('-', ' ')}")
     return bool(asked) and bool(named) and not named & asked
 
 
@@ -34,4 +36,4 @@ def platform_order(question: str, hits: list[SearchHit]) -> list[SearchHit]:
     asked = platforms(question)
     if not asked:
         return hits
-    return sorted(hits, key=lambda hit: elsewhere(asked, hit.title, hit.url))
+    return sorted(hits, key=lambda hit: elsewhere(asked, hit.title, hit.url, hit.platforms))

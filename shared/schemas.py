@@ -118,6 +118,7 @@ class Chunk(BaseModel):
     heading_path: list[str]  # ["Page", "Section", "Subsection"]
     anchor: str | None = None  # id of the nearest heading: links go to url#anchor
     anchors: list[str] = []  # anchors of the whole heading path
+    platforms: list[str] = []  # the platforms the page declares ([] = it does not say)
     position: int
     text: str  # what users see
     embed_text: str  # title + heading path + text: what is embedded
@@ -142,6 +143,7 @@ class SearchHit(BaseModel):
     anchors: list[str] = []  # anchors of the heading path (and of small sections merged in)
     page_id: str | None = None
     position: int | None = None
+    platforms: list[str] = []  # the platforms the page declares ([] = it does not say)
 
 
 class SearchResponse(BaseModel):

@@ -67,6 +67,7 @@ def number_sources(hits: list[SearchHit], texts: list[str] | None = None) -> lis
     """Numbered [1..n] sources, with the passage text as it went into the prompt."""
     return [SourceRef(n=i, title=hit.title, heading_path=hit.heading_path, url=link(hit),
                       anchor=hit.anchor, score=round(hit.score, 4), anchors=hit.anchors,
+                      platforms=hit.platforms,
                       text=texts[i - 1] if texts else hit.text)
             for i, hit in enumerate(hits, start=1)]
 

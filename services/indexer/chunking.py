@@ -271,6 +271,7 @@ def chunk_page(page: CleanPage, *, page_id: str, url: str, page_hash: str,
             chunks.append(Chunk(
                 id=point_id(url, position), page_id=page_id, url=url, title=page.title,
                 heading_path=section.path, anchor=section.anchor,
-                anchors=section.anchors, position=position, text=text, embed_text=embed_text,
+                anchors=section.anchors, platforms=page.platforms, position=position, text=text,
+                embed_text=embed_text,
                 content_hash=text_hash(embed_text), page_hash=page_hash))
     return chunks

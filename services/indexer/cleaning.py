@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 
 from bs4 import BeautifulSoup, NavigableString, Tag
 
+from shared.platforms import platforms
 from shared.terms import slugify
 
 log = logging.getLogger(__name__)
 
-CLEANER_VERSION = 2  # part of the index settings hash: bump when the output changes
+CLEANER_VERSION = 3  # part of the index settings hash: bump when the output changes
 
 CHROME_SELECTORS = (
     "script", "style", "noscript", "template", "svg", "form", "button", "header", "footer", "aside",
@@ -33,6 +34,7 @@ HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
 # on 90 of 226 pages): it says nothing about the product, yet it was embedded and quoted as evidence
 PROMO = re.compile(r"^(?:\w+:\s*)?want to (?:experience|try)\b[^?\n]{0,80}\?\s*\[?sign up for a free "
                    r"trial\b[^\n]{0,20}$", re.IGNORECASE)
+PLATFORMS_LABEL = re.compile(r"^platforms\W*$", re.IGNORECASE)
 BREAK = "\x00"  # a <br>, turned into a newline (or a space in table cells) after whitespace folding
 
 
@@ -55,6 +57,7 @@ class CleanPage:
     blocks: list[Block] = field(default_factory=list)
     ids: set[str] = field(default_factory=set)  # every element id in the article: valid anchors
     description: str = ""  # <meta name="description">: the page's own summary
+    platforms: list[str] = field(default_factory=list)  # declared under "Applies to"; [] = unsaid
 
     @property
     def text(self) -> str:
@@ -82,7 +85,18 @@ def clean_html(html: str) -> CleanPage:
     title = _title(soup, blocks)
     ids = {str(el["id"]) for el in root.find_all(id=True)} | {b.anchor for b in blocks if b.anchor}
     return CleanPage(title, str(canonical_url) if canonical_url else None, blocks, ids,
-                     description.replace(BREAK, " "))
+                     description.replace(BREAK, " "), declared_platforms(blocks))
+
+
+def declared_platforms(blocks: list[Block]) -> list[str]:
+    """The platforms a page's "Platforms:" list names, above its first section ("Behavioral
+    blocking" is Windows-only, and only that list says so)."""
+    for block, following in zip(blocks, blocks[1:]):
+        if block.kind == "heading" and block.level > 1:
+            break
+        if block.kind == "text" and PLATFORMS_LABEL.match(block.text) and following.kind == "list":
+            return sorted(platforms(following.text))
+    return []
 
 
 def _article_root(soup: BeautifulSoup) -> Tag:

@@ -129,7 +129,7 @@ def _hit(score: float, payload: dict[str, Any]) -> SearchHit:
                      anchor=payload.get("anchor"), title=payload.get("title", ""),
                      heading_path=payload.get("heading_path", []), chunk_id=payload.get("id"),
                      anchors=payload.get("anchors", []), page_id=payload.get("page_id"),
-                     position=payload.get("position"))
+                     position=payload.get("position"), platforms=payload.get("platforms", []))
 
 
 def cap_per_page(hits: list[SearchHit], cap: int) -> list[SearchHit]:

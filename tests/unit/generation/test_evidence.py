@@ -64,6 +64,21 @@ def test_a_question_naming_a_platform_prefers_that_platforms_pages() -> None:
     assert platform_order("run a quick scan every saturday", hits) == hits
 
 
+def test_a_page_that_declares_its_platforms_is_placed_by_them() -> None:
+    # the fault: "Behavioral blocking" covers Windows only, its title does not say so, and it
+    # counted as neutral for a Linux question
+    windows_only = hit("behavioral-blocking-containment", 2.0).model_copy(
+        update={"platforms": ["windows"]})
+    every = hit("network-protection", 1.9).model_copy(
+        update={"platforms": ["linux", "macos", "windows"]})
+    hits = [windows_only, every, hit("linux-support-perf", 1.0)]
+    ordered = platform_order("high CPU on our linux servers", hits)
+    assert [h.url.rsplit("/", 1)[1] for h in ordered] == [
+        "network-protection", "linux-support-perf", "behavioral-blocking-containment"]
+    assert platform_order("high CPU on windows 11", hits)[:2] == hits[:2]
+    assert number_sources(hits)[0].platforms == ["windows"]  # the sources carry them to evidence
+
+
 def test_no_evidence_from_another_platforms_page_while_the_asked_one_is_shown() -> None:
     """Fault injected: the macOS page scores higher in retrieval and matches the question's words
     better than the Linux page the question is about."""

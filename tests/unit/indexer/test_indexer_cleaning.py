@@ -54,6 +54,18 @@ def test_the_sign_up_promo_is_dropped_from_every_page_but_a_step_about_a_trial_i
         cleaned["switch-to-mde-phase-1"].text)  # a real step that mentions a trial stays
 
 
+def test_the_platforms_a_page_declares_under_applies_to(cleaned: dict) -> None:
+    # "Behavioral blocking and containment" is Windows-only and only its "Platforms:" list says so
+    assert cleaned["behavioral-blocking-containment"].platforms == ["windows"]
+    assert cleaned["network-protection"].platforms == ["linux", "macos", "windows"]
+    assert cleaned["offboard-machines"].platforms == ["linux", "macos", "windows"]  # "Server 2016"
+    assert cleaned["linux-exclusions"].platforms == []  # no list: the page does not say
+    assert sum(bool(page.platforms) for page in cleaned.values()) >= 50
+    later = clean_html("<main><h1 id='t'>T</h1><p>About.</p><h2 id='s'>S</h2><p>Platforms</p>"
+                       "<ul><li>macOS</li></ul></main>")
+    assert later.platforms == []  # a list inside a section is content, not the page's platforms
+
+
 def test_linux_exclusions_keeps_headings_tables_code_and_notes(cleaned: dict) -> None:
     page = cleaned["linux-exclusions"]
     assert page.title == "Configure and validate exclusions for Microsoft Defender for Endpoint on Linux"

@@ -218,3 +218,15 @@ def test_a_query_naming_a_platform_gets_that_platforms_pages_first(store: Vector
     assert urls(ranked.search(query, 3, "hybrid"))[-1] == "mac-support-perf"
     assert urls(ranked.search(query, 1, "dense")) == ["mac-support-perf"]  # refusal's view: raw
     assert urls(ranked.search("wdavdaemon high CPU usage", 1, "hybrid")) == ["mac-support-perf"]
+
+
+def test_a_page_declaring_only_another_platform_goes_last(store: VectorStore) -> None:
+    # the fault: a Windows-only page whose title names no platform counted as neutral
+    windows_only = make_chunk("behavioral-blocking", 0, "wdavdaemon high CPU usage statistics")
+    rows = [windows_only.model_copy(update={"platforms": ["windows"]}),
+            make_chunk("linux-support-perf", 0, "Troubleshoot performance issues of the agent")]
+    ranked = retriever(store)
+    ranked.upsert(points(rows))
+    found = ranked.search("wdavdaemon high CPU usage on our linux servers", 2, "hybrid")
+    assert urls(found) == ["linux-support-perf", "behavioral-blocking"]
+    assert found.hits[1].platforms == ["windows"]  # stored with the chunk, returned with the hit
