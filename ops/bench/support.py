@@ -112,6 +112,18 @@ def measure(labelled: list[tuple[str, list[str], bool]], threshold: float) -> di
     return {"precision": round(precision, 3), "recall": round(recall, 3)}
 
 
+def cut_commands(labelled: list[tuple[str, list[str], bool]], threshold: float) -> tuple[int, int]:
+    """Supported sentences ending on a command, setting or path, that token cut in half (the lead
+    quoted "./msupdate --install --apps w"): how many there are, and how many the check refuses."""
+    cut = [(sentence[:len(sentence) - len(last) // 2], texts) for sentence, texts, truth in labelled
+           if truth and len(last := sentence.rstrip(" .`").split()[-1]) >= 4
+           and support.SPECIFIC.fullmatch(last.strip("`"))]
+    refused = sum(not support.check(sentence, support.prepare(
+        [SourceRef(n=i, title="", url=f"u{i}", score=1.0, text=text)
+         for i, text in enumerate(texts, start=1)]), threshold).supported for sentence, texts in cut)
+    return len(cut), refused
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pages", type=int, default=120)
@@ -125,6 +137,9 @@ def main() -> None:
     for threshold in THRESHOLDS:
         result = measure(labelled, threshold)
         print(f"| {threshold} | {result['precision']} | {result['recall']} |")
+    total, refused = cut_commands(labelled, get_settings().infer.support_min_coverage)
+    print(f"commands cut short (a supported sentence's last command token halved): {refused} of "
+          f"{total} refused")
 
 
 if __name__ == "__main__":

@@ -79,13 +79,33 @@ def check(sentence: str, sources: Sequence[SourceText], min_coverage: float) -> 
     coverage, best = scored[0]
     if coverage < min_coverage:
         return Verdict(False, best.n, coverage, f"only {coverage:.0%} of its terms are in a source")
-    missing = [t for t in specific_tokens(plain) if t not in best.text]
+    missing = [t for t in specific_tokens(plain) if not _whole(t, best.text)]
     if missing:
         return Verdict(False, best.n, coverage, f"not in the source: {', '.join(missing[:3])}")
+    if cut := cut_short(plain, best.text):
+        return Verdict(False, best.n, coverage, f"cuts the source's {cut!r} short")
     closest = max(best.units, key=lambda unit: len(own & unit[0]), default=(set(), 0))
     if len(NEGATION.findall(plain)) != closest[1]:
         return Verdict(False, best.n, coverage, "negates what the source says (or the reverse)")
     return Verdict(True, best.n, coverage)
+
+
+def _whole(token: str, text: str) -> bool:
+    """The token stands in the text as itself ("10" in "10 seconds", not in "2010" or "100")."""
+    return re.search(rf"(?<![\w]){re.escape(token)}(?![\w])", text) is not None
+
+
+def cut_short(plain: str, text: str) -> str:
+    """The source's word a sentence ends inside of: the lead quoted "./msupdate --install --apps w"
+    of "./msupdate --install --apps wdav00" (a command cut short reads as a whole one)."""
+    tail = plain.lower().rstrip(" .,:;!?").split()[-3:]
+    if len(tail) < 2 or not any(word.startswith("-") or SPECIFIC.fullmatch(word) for word in tail):
+        return ""  # prose: a restatement may end on "a" where the source says "after"
+    phrase = re.escape(" ".join(tail))
+    if re.search(rf"{phrase}(?!\w)", text):
+        return ""
+    longer = re.search(rf"(?<!\S){phrase}\w+", text)
+    return longer.group(0).rsplit(" ", 1)[-1] if longer else ""
 
 
 def _unit_coverage(own: set[str], source: SourceText) -> float:

@@ -27,6 +27,12 @@ SOURCES = support.prepare(number_sources([hit("enable-controlled-folders", text=
     # fault: a sentence about something no source says
     ("Tamper protection blocks registry changes from Intune policies quickly.", False, None),
     ("1.", False, None),  # fault: nothing to say
+    # fault: a value that only stands inside another one ("201" of "2012")
+    ("Controlled folder access is not supported on Windows Server 201.", False, None),
+    # fault: the command cut short, the way the lead once quoted "./msupdate --install --apps w"
+    ("Use mdatp exclusion folder add --path /var/ba", False, None),
+    ("Use mdatp exclusion folder add --pa", False, None),
+    ("Use mdatp exclusion folder add --path /var/backup", True, 2),
 ])
 def test_verdicts(sentence: str, supported: bool, source: int | None) -> None:
     verdict = support.check(sentence, SOURCES, 0.6)
@@ -40,3 +46,10 @@ def test_citation_is_re_attributed_to_the_supporting_source() -> None:
     verdict = support.check(sentence, SOURCES, 0.6)
     assert support.attribute(sentence, verdict) == (
         "Use mdatp exclusion folder add --path to exclude a folder on Linux [2].")
+
+
+def test_a_sentence_ending_inside_a_sources_command_word_names_it() -> None:
+    verdict = support.check("Run ./msupdate --install --apps w", support.prepare(number_sources(
+        [hit("mac-updates", text="Run ./msupdate --install --apps wdav00 to update now.")])), 0.6)
+    assert not verdict.supported and verdict.reason == "cuts the source's 'wdav00' short"
+    assert support.cut_short("they are offered updates a", "offered updates after a delay") == ""
