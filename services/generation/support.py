@@ -68,11 +68,17 @@ def says_something(text: str) -> bool:
 
 def check(sentence: str, sources: Sequence[SourceText], min_coverage: float) -> Verdict:
     """The verdict for one sentence against the prepared sources."""
-    plain = LIST_MARKER.sub("", CITATION.sub("", sentence))
+    cited = CITATION.sub("", sentence)
+    plain = LIST_MARKER.sub("", cited)
     own = stems(plain)
     if len(own) < 2:  # says nothing (`says_something`), counted on the stems we already have
         return Verdict(False, None, 0.0, "too short to say anything")
-    scored = sorted(((_unit_coverage(own, s), s) for s in sources),
+    # one list line restates one item, under its own label: "- Cores: 1GB minimum, 2 GB
+    # preferred" took its values from the memory line after the cores line
+    single = LIST_MARKER.match(cited) is not None and "\n" not in cited.strip()
+    head = plain.split(":", 1)
+    label = stems(head[0]) if single and len(head) == 2 and len(head[0].split()) <= 4 else set()
+    scored = sorted(((_unit_coverage(own, s, single, label), s) for s in sources),
                     key=lambda pair: pair[0], reverse=True)
     if not scored:
         return Verdict(False, None, 0.0, "no sources")
@@ -108,13 +114,15 @@ def cut_short(plain: str, text: str) -> str:
     return longer.group(0).rsplit(" ", 1)[-1] if longer else ""
 
 
-def _unit_coverage(own: set[str], source: SourceText) -> float:
+def _unit_coverage(own: set[str], source: SourceText, single: bool = False,
+                   label: set[str] | None = None) -> float:
     """The share of the sentence's terms that one unit of the source (with the unit after it,
-    and the source's headings) holds: a claim stitched from words all over a passage is not
-    what any one sentence of it says."""
+    unless `single`, and the source's headings) holds, counting only units that hold the `label`:
+    a claim stitched from words all over a passage is not what any one sentence of it says."""
     units = [terms for terms, _ in source.units] or [source.stems]
-    best = max(len(own & (units[i] | (units[i + 1] if i + 1 < len(units) else set())
-                          | source.heading)) for i in range(len(units)))
+    best = max((len(own & (units[i] | (units[i + 1] if i + 1 < len(units) and not single else set())
+                           | source.heading)) for i in range(len(units))
+                if (label or set()) <= units[i] | source.heading), default=0)
     return best / len(own)
 
 

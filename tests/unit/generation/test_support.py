@@ -53,3 +53,16 @@ def test_a_sentence_ending_inside_a_sources_command_word_names_it() -> None:
         [hit("mac-updates", text="Run ./msupdate --install --apps wdav00 to update now.")])), 0.6)
     assert not verdict.supported and verdict.reason == "cuts the source's 'wdav00' short"
     assert support.cut_short("they are offered updates a", "offered updates after a delay") == ""
+
+
+def test_a_list_line_is_checked_against_its_own_item_alone() -> None:
+    """Fault injected: the lead stitched the cores line and the memory line after it into
+    "- Cores: 1GB minimum, 2 GB preferred" (the docs say 2 cores minimum, 4 preferred)."""
+    lines = ("- Cores: 2 minimum, 4 preferred\n- Memory: 1GB minimum, 2 GB preferred\n"
+             "- Disk: 4 GB minimum")
+    sources = support.prepare(number_sources([hit("minimum-requirements", text=lines)]))
+    stitched = support.check("- Cores: 1GB minimum, 2 GB preferred [1]", sources, 0.7)
+    assert not stitched.supported and stitched.reason.startswith("only 60%")  # of the cores line
+    assert support.check("- Memory: 1GB minimum, 2 GB preferred [1]", sources, 0.7).supported
+    assert support.check("Cores: 2 minimum, 4 preferred; memory: 1GB minimum.", sources,
+                         0.7).supported  # prose may still join two lines
