@@ -24,6 +24,7 @@ SPECIFIC = re.compile(r"`[^`]+`|(?<![\w/\\])(?:[\w.-]*\d[\w.-]*|[\w%:.-]*[\\/_][
 NEGATION = re.compile(r"\b(not|no|never|cannot|can't|don't|doesn't|isn't|aren't|won't|without|"
                       r"none|neither|nor)\b|n't\b", re.IGNORECASE)
 CITATION = re.compile(r"\s*\[\d{1,3}\]")
+PLACEHOLDER = re.compile(r"\[n\]", re.IGNORECASE)  # the instruction's "with its [n]", copied
 LIST_MARKER = re.compile(r"^\s*(?:\d{1,3}[.)]|[-*\u2022])\s+", re.MULTILINE)  # "2. " is no fact
 
 
@@ -73,6 +74,8 @@ def check(sentence: str, sources: Sequence[SourceText], min_coverage: float) -> 
     own = stems(plain)
     if len(own) < 2:  # says nothing (`says_something`), counted on the stems we already have
         return Verdict(False, None, 0.0, "too short to say anything")
+    if PLACEHOLDER.search(plain):  # "The [n] is a command-line tool": the prompt, not the docs
+        return Verdict(False, None, 0.0, "copies the instruction's [n] placeholder")
     # one list line restates one item, under its own label: "- Cores: 1GB minimum, 2 GB
     # preferred" took its values from the memory line after the cores line
     single = LIST_MARKER.match(cited) is not None and "\n" not in cited.strip()

@@ -27,6 +27,8 @@ SOURCES = support.prepare(number_sources([hit("enable-controlled-folders", text=
     # fault: a sentence about something no source says
     ("Tamper protection blocks registry changes from Intune policies quickly.", False, None),
     ("1.", False, None),  # fault: nothing to say
+    # fault: the instruction's placeholder copied into the lead (seen on the tune half)
+    ("Use mdatp exclusion folder add [n] to exclude a folder on Linux.", False, None),
     # fault: a value that only stands inside another one ("201" of "2012")
     ("Controlled folder access is not supported on Windows Server 201.", False, None),
     # fault: the command cut short, the way the lead once quoted "./msupdate --install --apps w"
