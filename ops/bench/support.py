@@ -98,12 +98,17 @@ def sample(found: list[tuple[str, str]], samples: int, seed: int
     return labelled
 
 
+def supported(sentence: str, texts: list[str], threshold: float) -> bool:
+    """The check's verdict on a sentence with `texts` as its numbered sources."""
+    sources = [SourceRef(n=i, title="", url=f"u{i}", score=1.0, text=text)
+               for i, text in enumerate(texts, start=1)]
+    return support.check(sentence, support.prepare(sources), threshold).supported
+
+
 def measure(labelled: list[tuple[str, list[str], bool]], threshold: float) -> dict[str, float]:
     true_pos = false_pos = false_neg = 0
     for sentence, texts, truth in labelled:
-        sources = [SourceRef(n=i, title="", url=f"u{i}", score=1.0, text=text)
-                   for i, text in enumerate(texts, start=1)]
-        said = support.check(sentence, support.prepare(sources), threshold).supported
+        said = supported(sentence, texts, threshold)
         true_pos += said and truth
         false_pos += said and not truth
         false_neg += truth and not said
@@ -118,9 +123,7 @@ def cut_commands(labelled: list[tuple[str, list[str], bool]], threshold: float) 
     cut = [(sentence[:len(sentence) - len(last) // 2], texts) for sentence, texts, truth in labelled
            if truth and len(last := sentence.rstrip(" .`").split()[-1]) >= 4
            and support.SPECIFIC.fullmatch(last.strip("`"))]
-    refused = sum(not support.check(sentence, support.prepare(
-        [SourceRef(n=i, title="", url=f"u{i}", score=1.0, text=text)
-         for i, text in enumerate(texts, start=1)]), threshold).supported for sentence, texts in cut)
+    refused = sum(not supported(sentence, texts, threshold) for sentence, texts in cut)
     return len(cut), refused
 
 

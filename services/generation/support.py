@@ -118,14 +118,19 @@ def cut_short(plain: str, text: str) -> str:
 
 
 def _unit_coverage(own: set[str], source: SourceText, single: bool = False,
-                   label: set[str] | None = None) -> float:
+                   label: frozenset[str] | set[str] = frozenset()) -> float:
     """The share of the sentence's terms that one unit of the source (with the unit after it,
     unless `single`, and the source's headings) holds, counting only units that hold the `label`:
     a claim stitched from words all over a passage is not what any one sentence of it says."""
     units = [terms for terms, _ in source.units] or [source.stems]
-    best = max((len(own & (units[i] | (units[i + 1] if i + 1 < len(units) and not single else set())
-                           | source.heading)) for i in range(len(units))
-                if (label or set()) <= units[i] | source.heading), default=0)
+    best = 0
+    for i, terms in enumerate(units):
+        window = terms | source.heading
+        if not label <= window:
+            continue
+        if not single and i + 1 < len(units):
+            window = window | units[i + 1]
+        best = max(best, len(own & window))
     return best / len(own)
 
 
