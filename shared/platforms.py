@@ -5,7 +5,7 @@ answer quotes no evidence from another platform's page while one of them is show
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from typing import Protocol
 
 from shared.schemas import SearchHit
 
@@ -23,11 +23,19 @@ def platforms(text: str) -> set[str]:
     return {name for name, pattern in PLATFORMS.items() if re.search(pattern, text, re.IGNORECASE)}
 
 
-def elsewhere(asked: set[str], title: str, url: str, declared: Iterable[str] = ()) -> bool:
+class Page(Protocol):
+    """A hit or a numbered source: what says which platforms its page is about."""
+
+    title: str
+    url: str
+    platforms: list[str]
+
+
+def elsewhere(asked: set[str], page: Page) -> bool:
     """Whether a page is about other platforms than the asked ones: those it declares, else those
     its title and URL name."""
-    slug = url.split("#")[0].rstrip("/").rsplit("/", 1)[-1]
-    named = set(declared) or platforms(f"{title} {slug.replace('-', ' ')}")
+    slug = page.url.split("#")[0].rstrip("/").rsplit("/", 1)[-1]
+    named = set(page.platforms) or platforms(f"{page.title} {slug.replace('-', ' ')}")
     return bool(asked) and bool(named) and not named & asked
 
 
@@ -36,4 +44,4 @@ def platform_order(question: str, hits: list[SearchHit]) -> list[SearchHit]:
     asked = platforms(question)
     if not asked:
         return hits
-    return sorted(hits, key=lambda hit: elsewhere(asked, hit.title, hit.url, hit.platforms))
+    return sorted(hits, key=lambda hit: elsewhere(asked, hit))

@@ -290,8 +290,7 @@ def choose(question: str, found: list[Candidate], stats: TermStats,
     page's steps scored higher for a Linux server's question)."""
     asked = platforms(question)
     shown = {id(c.source): c.source for c in found}  # decided once per source, not per unit
-    away = {key for key, source in shown.items()
-            if elsewhere(asked, source.title, source.url, source.platforms)}
+    away = {key for key, source in shown.items() if elsewhere(asked, source)}
     found = [c for c in found if id(c.source) not in away] or found
     made = segments(found, settings.block_chars)
     score(question, made, stats, settings)
