@@ -38,7 +38,7 @@ class Retriever:
 
     # --- search ---
 
-    def plan(self, query: str, top_k: int, mode: str) -> QueryPlan:
+    def plan(self, query: str, top_k: int, mode: str, platform_first: bool = False) -> QueryPlan:
         """Vectors and fusion for one query (hybrid falls back to dense when BM25 has no token)."""
         cfg = self.settings
         sparse = self.sparse.query(query) if mode in ("sparse", "hybrid") else None
@@ -47,7 +47,7 @@ class Retriever:
             mode = "dense" if mode == "hybrid" else mode
         dense = self.embedder.embed([query], "query")[0] if mode in ("dense", "hybrid") else None
         limit = top_k * 4 if cfg.max_hits_per_page else top_k
-        if self.platform_first(query, mode):
+        if platform_first:
             limit = max(limit, top_k * 2)  # room to put the asked platform's pages first
         weights = (cfg.fusion_weights + [1.0, 1.0])[:2]
         return QueryPlan(mode, limit, dense, sparse, cfg.fusion, (weights[0], weights[1]),
@@ -62,12 +62,13 @@ class Retriever:
         started = time.perf_counter()
         top_k = top_k or self.settings.top_k
         mode = mode or self.settings.search_mode
-        plan = self.plan(query, top_k, mode)
+        first = self.platform_first(query, mode)
+        plan = self.plan(query, top_k, mode, first)
         found = self.store.query(plan) if plan.dense is not None or plan.sparse is not None else []
         hits = [_hit(f.score, f.payload) for f in found]
         if self.settings.max_hits_per_page:
             hits = cap_per_page(hits, self.settings.max_hits_per_page)
-        if self.platform_first(query, mode):
+        if first:
             hits = platform_order(query, hits)
         hits = hits[:top_k]
         empty = not hits and self.store.info().points == 0
