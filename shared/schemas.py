@@ -151,6 +151,7 @@ class SearchResponse(BaseModel):
     index_empty: bool = False
     mode: str
     took_ms: float
+    expanded: list[str] = []  # long forms of the query's acronyms, appended before the search
 
 
 class TermsRequest(BaseModel):

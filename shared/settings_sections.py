@@ -79,6 +79,9 @@ class IndexSettings(Section):
     # a hybrid query naming a platform (Linux, macOS, …) gets its top_k from twice as many hits,
     # pages about other platforms last: "wdavdaemon … on our linux servers" ranked macOS first
     platform_first: bool = True
+    # spell out the acronyms the documentation defines ("ASR" + "attack surface reduction"): the
+    # docs mostly write the words, admins ask in shorthand (services/retrieval/glossary.py)
+    expand_acronyms: bool = True
     bm25_tokenizer: Literal["word", "code"] = "code"  # "code" also splits camelCase and snake_case
     bm25_k: float = Field(1.2, ge=0)
     bm25_b: float = Field(0.75, ge=0, le=1)

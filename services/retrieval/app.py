@@ -12,7 +12,6 @@ from fastapi import Path as FastAPIPath
 
 from services.retrieval.retriever import Retriever
 from services.retrieval.store import open_store
-from services.retrieval.terms import TermTable
 from shared.errors import BadRequest, NotFound, NotReady
 from shared.names import NAME_PATTERN
 from shared.schemas import (
@@ -38,7 +37,6 @@ def make_retriever(settings: Settings) -> Retriever:
 def create_app() -> FastAPI:
     settings = get_settings()
     state: dict[str, Retriever] = {}
-    tables: dict[str, TermTable] = {}
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -65,11 +63,7 @@ def create_app() -> FastAPI:
     @app.post("/terms", response_model=TermsResponse)
     def terms(body: TermsRequest) -> TermsResponse:
         """How many chunks the index holds and how many contain each term (for IDF weights)."""
-        found = retriever()
-        table = tables.get("table")
-        if table is None or table.store is not found.store:
-            table = tables["table"] = TermTable(found.store)
-        return table.lookup(body.terms)
+        return retriever().terms.lookup(body.terms)
 
     _read_routes(app, retriever)
     _write_routes(app, retriever, TokenDep(settings))

@@ -10,6 +10,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from shared.errors import ServiceError
@@ -78,7 +79,8 @@ def search_command(query: str = typer.Argument(..., help="what to look for"),
         link = f"{hit.url}#{hit.anchor}" if hit.anchor else hit.url
         console.print(f"[bold]{rank}. {hit.score:.3f}[/bold] {' › '.join(hit.heading_path)}\n"
                       f"   {link}\n   {hit.text[:200].replace(chr(10), ' ')}")
-    console.print(f"[dim]{response.mode}, {response.took_ms} ms[/dim]")
+    spelled = f", searched with: {'; '.join(response.expanded)}" if response.expanded else ""
+    console.print(f"[dim]{response.mode}, {response.took_ms} ms{escape(spelled)}[/dim]")
 
 
 @eval_app.command("retrieval")

@@ -12,6 +12,7 @@ from typing import Any
 from services.embedding.client import Embedder
 from services.retrieval.sparse import SparseEncoder
 from services.retrieval.store import QueryPlan, StoredPoint, VectorStore
+from services.retrieval.terms import TermTable
 from shared.errors import Unprocessable
 from shared.platforms import platform_order, platforms
 from shared.schemas import Chunk, ChunkPage, CollectionInfo, PointIn, SearchHit, SearchResponse
@@ -24,6 +25,7 @@ class Retriever:
     def __init__(self, store: VectorStore, embedder: Embedder, settings: IndexSettings) -> None:
         self.store, self.embedder, self.settings = store, embedder, settings
         self.sparse = SparseEncoder(settings)
+        self.terms = TermTable(store)
         self._dim: int | None = None
 
     def dim(self) -> int:
@@ -63,7 +65,10 @@ class Retriever:
         top_k = top_k or self.settings.top_k
         mode = mode or self.settings.search_mode
         first = self.platform_first(query, mode)
-        plan = self.plan(query, top_k, mode, first)
+        searched, expanded = query, []
+        if self.settings.expand_acronyms:
+            searched, expanded = self.terms.glossary().expand(query)
+        plan = self.plan(searched, top_k, mode, first)
         found = self.store.query(plan) if plan.dense is not None or plan.sparse is not None else []
         hits = [_hit(f.score, f.payload) for f in found]
         if self.settings.max_hits_per_page:
@@ -73,7 +78,8 @@ class Retriever:
         hits = hits[:top_k]
         empty = not hits and self.store.info().points == 0
         took = (time.perf_counter() - started) * 1000
-        return SearchResponse(hits=hits, index_empty=empty, mode=mode, took_ms=round(took, 2))
+        return SearchResponse(hits=hits, index_empty=empty, mode=mode, took_ms=round(took, 2),
+                              expanded=expanded)
 
     # --- writes ---
 

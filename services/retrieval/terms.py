@@ -2,7 +2,8 @@
 
 The generation service weighs a question's terms by their rarity (IDF) when it picks evidence and
 checks answers, and asks whether a question's terms occur in the documentation at all when it
-decides to refuse. The table is built from the stored chunks on first use and rebuilt when the
+decides to refuse. The same pass reads the acronyms the chunks define (`glossary`), which search
+spells out in queries. Both are built from the stored chunks on first use and rebuilt when the
 collection changes (its point count, last update or serving shard differ).
 """
 
@@ -14,6 +15,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable
 
+from services.retrieval.glossary import Glossary, mine
 from services.retrieval.store import VectorStore
 from shared.schemas import TermsResponse
 from shared.terms import stems, term_key
@@ -39,6 +41,7 @@ class TermTable:
         self._version: tuple[object, ...] | None = None
         self._counts: Counter[str] = Counter()
         self._documents = 0
+        self._glossary = Glossary()
 
     def lookup(self, terms: list[str]) -> TermsResponse:
         """How many chunks there are and how many contain each term."""
@@ -46,6 +49,12 @@ class TermTable:
             self._refresh()
             return TermsResponse(documents=self._documents,
                                  frequencies={t: self._counts.get(term_key(t), 0) for t in terms})
+
+    def glossary(self) -> Glossary:
+        """The acronyms the stored chunks define."""
+        with self._lock:
+            self._refresh()
+            return self._glossary
 
     def _refresh(self) -> None:
         info = self.store.info()
@@ -61,6 +70,7 @@ class TermTable:
             if offset is None:
                 break
         self._counts, self._documents = document_frequencies(texts), len(texts)
+        self._glossary = mine(texts)
         self._version = version
-        log.info("term statistics of %d chunks built in %.1f s", len(texts),
-                 time.perf_counter() - started)
+        log.info("term statistics and %d acronyms of %d chunks built in %.1f s",
+                 len(self._glossary.terms), len(texts), time.perf_counter() - started)

@@ -230,3 +230,18 @@ def test_a_page_declaring_only_another_platform_goes_last(store: VectorStore) ->
     found = ranked.search("wdavdaemon high CPU usage on our linux servers", 2, "hybrid")
     assert urls(found) == ["linux-support-perf", "behavioral-blocking"]
     assert found.hits[1].platforms == ["windows"]  # stored with the chunk, returned with the hit
+
+
+def test_an_acronym_the_docs_define_is_searched_with_its_words(store: VectorStore) -> None:
+    # the fault: "ASR" in a question matched only the page defining it; the others write the words
+    rows = [("reduction-overview", 0, "Attack surface reduction (ASR) rules overview"),
+            ("rule-exclusions", 0, "Exclusions from attack surface reduction rules"),
+            ("tamper-protection", 0, ("Exclusions from tamper protection: file and folder "
+                                     "exclusions, process exclusions"))]
+    plain = retriever(store, expand_acronyms=False)
+    plain.upsert(points([make_chunk(*row) for row in rows]))
+    found = plain.search("ASR exclusions", 2, "sparse")
+    assert found.expanded == [] and urls(found) == ["reduction-overview", "tamper-protection"]
+    spelled = retriever(store).search("ASR exclusions", 2, "sparse")
+    assert spelled.expanded == ["attack surface reduction"]
+    assert urls(spelled) == ["reduction-overview", "rule-exclusions"]
