@@ -37,7 +37,10 @@ SLOW_SITE = ("--delay-ms", "400")  # a crawl of the 20-page slice lasts long eno
 # the killed worker's scheduler held (~40 s more per fault)
 FAST_RETRY = {"UPDATE__RETRY_INTERVALS_SEC": "[0, 0]",
               # enough steps that the train worker can be caught mid-training, checkpoints often
-              "FINETUNE__ITERS": "40", "FINETUNE__CHECKPOINT_EVERY": "2"}
+              "FINETUNE__ITERS": "40", "FINETUNE__CHECKPOINT_EVERY": "2",
+              # the hostile site's slow page answers after 30 s: time it out after 5 (4 tries of
+              # 20 s were a minute of waiting; local pages answer within the 400 ms delay)
+              "CRAWL__REQUEST_TIMEOUT_SEC": "5"}
 FIGURES: dict[str, dict] = {}
 
 
