@@ -52,6 +52,8 @@ class SearchResult(BaseModel):
     query: str
     mode: str
     hits: list[Hit]
+    expanded: list[str] = Field(default=[], description=(
+        "long forms of the query's acronyms that the search added (the docs define them)"))
 
 
 class Source(BaseModel):
@@ -169,7 +171,8 @@ def _search_tools(server: MCPServer[Any], api: DocsApi) -> None:
         hits = [Hit(title=h["title"], heading_path=h["heading_path"], score=round(h["score"], 4),
                     url=h["url"] + (f"#{h['anchor']}" if h.get("anchor") else ""), text=h["text"])
                 for h in found["hits"]]
-        return SearchResult(query=query, mode=found.get("mode", mode), hits=hits)
+        return SearchResult(query=query, mode=found.get("mode", mode), hits=hits,
+                            expanded=found.get("expanded", []))
 
     @server.tool(title="Read a docs section", annotations=READ_ONLY)
     async def get_section(url: Annotated[str, Field(
