@@ -17,7 +17,7 @@ from shared.terms import slugify
 
 log = logging.getLogger(__name__)
 
-CLEANER_VERSION = 3  # part of the index settings hash: bump when the output changes
+CLEANER_VERSION = 4  # part of the index settings hash: bump when the output changes
 
 CHROME_SELECTORS = (
     "script", "style", "noscript", "template", "svg", "form", "button", "header", "footer", "aside",
@@ -35,6 +35,11 @@ HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
 PROMO = re.compile(r"^(?:\w+:\s*)?want to (?:experience|try)\b[^?\n]{0,80}\?\s*\[?sign up for a free "
                    r"trial\b[^\n]{0,20}$", re.IGNORECASE)
 PLATFORMS_LABEL = re.compile(r"^platforms\W*$", re.IGNORECASE)
+# DocFX markup the site left unrendered (37 paragraphs of the docs are nothing else): layout
+# ([!div class="mx-imgBorder"]), videos a reader cannot play here, includes whose text is missing.
+# They were embedded and quoted as evidence ("> [!VIDEO https://learn-video…] [4]")
+DIRECTIVE = re.compile(r"\[!(?:div|video|include)[^\]]*\]", re.IGNORECASE)
+ALERT = re.compile(r"\[!(note|tip|important|caution|warning)\]", re.IGNORECASE)  # "Note:" as notes
 BREAK = "\x00"  # a <br>, turned into a newline (or a space in table cells) after whitespace folding
 
 
@@ -139,7 +144,7 @@ def _blocks(element: Tag) -> list[Block]:
     blocks: list[Block] = []
     for child in element.children:
         if isinstance(child, NavigableString):
-            text = _fold(str(child)).replace(BREAK, " ")
+            text = _unmarked(_fold(str(child)).replace(BREAK, " "))
             if text and child.__class__ is NavigableString:  # not a comment or doctype
                 blocks.append(Block("text", text))
         elif isinstance(child, Tag):
@@ -238,7 +243,13 @@ def inline_text(tag: Tag) -> str:
     parts: list[str] = []
     _collect(tag, parts)
     text = _fold("".join(parts))
-    return re.sub(r" *\n *", "\n", text.replace(BREAK, "\n")).strip()
+    return _unmarked(re.sub(r" *\n *", "\n", text.replace(BREAK, "\n"))).strip()
+
+
+def _unmarked(text: str) -> str:
+    """The text without DocFX directives; an alert marker reads as the notes do ("Note: …")."""
+    text = ALERT.sub(lambda found: f"{found.group(1).capitalize()}:", DIRECTIVE.sub("", text))
+    return re.sub(r"[ \t]{2,}", " ", text).strip()
 
 
 def _collect(tag: Tag, parts: list[str]) -> None:

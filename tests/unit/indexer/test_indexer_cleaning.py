@@ -54,6 +54,21 @@ def test_the_sign_up_promo_is_dropped_from_every_page_but_a_step_about_a_trial_i
         cleaned["switch-to-mde-phase-1"].text)  # a real step that mentions a trial stays
 
 
+def test_unrendered_docfx_directives_are_dropped_and_alerts_read_as_notes(cleaned: dict) -> None:
+    # the fault: "[!VIDEO https://…]", "[!div class=…]" and "[!include…]" paragraphs (37 in the
+    # docs) were embedded and quoted as evidence
+    assert [name for name, page in cleaned.items() if "[!" in page.text] == []
+    edr = cleaned["edr-in-block-mode"].text
+    assert "Watch this video to learn why and how to turn on endpoint detection" in edr
+    assert "learn-video.azurefd.net" not in edr
+    page = clean_html("<main><h1 id='t'>T</h1><p>[!div class=\"mx-imgBorder\"]</p>"
+                      "<p>[!VIDEO https://example.test/v?id=1]</p><ol><li>Open it. "
+                      "[!div class=\"mx-imgBorder\"]</li></ol><p>Use the SID [!NOTE] Signed in "
+                      "users have one.</p><pre><code>echo '[!div]'</code></pre></main>")
+    assert [block.text for block in page.blocks[1:]] == [
+        "1. Open it.", "Use the SID Note: Signed in users have one.", "```\necho '[!div]'\n```"]
+
+
 def test_the_platforms_a_page_declares_under_applies_to(cleaned: dict) -> None:
     # "Behavioral blocking and containment" is Windows-only and only its "Platforms:" list says so
     assert cleaned["behavioral-blocking-containment"].platforms == ["windows"]
