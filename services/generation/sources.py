@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 
+from services.generation.units import drop_fragment
 from shared.schemas import SearchHit, SourceRef
 
 OVERLAP_LIMIT, MIN_OVERLAP = 400, 12  # the chunker repeats at most 150 characters (settings)
@@ -38,7 +39,10 @@ def merge_sections(hits: list[SearchHit]) -> list[SearchHit]:
         for previous, hit in itertools.pairwise(ordered):
             consecutive = None not in (previous.position, hit.position) \
                 and hit.position == previous.position + 1
-            text = join_continuation(text, hit.text) if consecutive else f"{text}\n\n{hit.text}"
+            # a chunk that does not follow the one before it begins with a fragment of a sentence
+            # the answer does not show: without it, as a passage starting there would be
+            text = join_continuation(text, hit.text) if consecutive \
+                else f"{text}\n\n{drop_fragment(hit.text)}"
         merged.append(best.model_copy(update={"text": text}) if rest else best)
     return merged
 

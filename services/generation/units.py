@@ -162,6 +162,22 @@ def _drop_leading_fragment(units: list[Unit], passage: str) -> list[Unit]:
     return units
 
 
+def drop_fragment(passage: str) -> str:
+    """The passage without the sentence end it begins with, when it begins mid-sentence (a chunk's
+    overlap with the one before it: "non-Microsoft antivirus product. EDR in block mode …"), as
+    `split_units` leaves it out. Kept whole when what follows on that line would read as a list
+    ("… Profile Type. 4. Under Template Name …": a table the page put in one line)."""
+    text = passage.lstrip()
+    if not text[:1].islower():
+        return passage
+    paragraph, _, rest = text.partition("\n")
+    end = SENTENCE_END.search(paragraph)
+    remainder = paragraph[end.end():] if end else ""
+    if BULLET.match(remainder) or STEP.match(remainder):
+        return passage
+    return f"{remainder}\n{rest}" if remainder else rest
+
+
 def row_body(unit: Unit) -> str:
     """A table row without its header (for merging several rows under one header)."""
     return unit.text.splitlines()[-1] if unit.kind == "row" else unit.text

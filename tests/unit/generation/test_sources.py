@@ -42,3 +42,16 @@ def test_a_split_table_keeps_one_header_and_distant_chunks_a_blank_line() -> Non
 def test_chunks_of_other_sections_stay_apart() -> None:
     hits = [chunk(FIRST, 3, 2.0, anchor="a"), chunk(SECOND, 4, 1.0, anchor="b")]
     assert [h.text for h in merge_sections(hits)] == [FIRST, SECOND]
+
+
+def test_a_distant_chunk_loses_the_sentence_end_it_begins_with() -> None:
+    # the fault: chunks 1 and 3 of one section were joined and the answer quoted chunk 3's
+    # overlap with chunk 2, "non-Microsoft antivirus product.", as a sentence of its own
+    later = "non-Microsoft antivirus product. EDR in block mode remediates it.\n\n- Step one."
+    merged = merge_sections([chunk(FIRST, 1, 1.0), chunk(later, 3, 0.9)])
+    assert merged[0].text == FIRST + "\n\nEDR in block mode remediates it.\n\n- Step one."
+    assert merge_sections([chunk("a fragment only.\n- Item.", 7, 1.0), chunk(FIRST, 2, 0.8)])[
+        0].text == FIRST + "\n\n- Item."
+    steps = "and Profile Type. 4. Under Template Name, select Custom. 5. Enter a name."
+    assert merge_sections([chunk(FIRST, 1, 1.0), chunk(steps, 3, 0.9)])[0].text == \
+        FIRST + "\n\n" + steps  # cut there, the rest would read as one long step: kept whole
