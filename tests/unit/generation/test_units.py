@@ -52,6 +52,16 @@ def test_applies_to_lists_are_page_chrome() -> None:
     assert [u.text for u in units] == ["Real text here."]
 
 
+def test_the_platforms_list_under_applies_to_is_page_chrome_too() -> None:
+    # the fault: answers quoted "> Platforms" and "> - Windows" from the top of Windows-only pages
+    units = split_units("Applies to:\n\n- Plan 1\n- Plan 2\n\nPlatforms\n\n- Windows\n- macOS\n\n"
+                        "Turn it on with Intune. Platforms differ.\n\nPlatforms\n\n- Linux")
+    assert [u.text for u in units] == [
+        "Turn it on with Intune.", "Platforms differ.", "Platforms", "- Linux"]  # in the prose: kept
+    later = split_units("2\n\n- Microsoft Defender Antivirus\n\nPlatforms\n\n- Windows\n\nNote: New.")
+    assert [u.text for u in later] == ["2", "- Microsoft Defender Antivirus", "Note: New."]
+
+
 def test_abbreviations_do_not_end_sentences() -> None:
     text = "Use a tool, e.g. Mdatp on Linux. Then run it. Version 4.18.2 is needed."
     assert split_sentences(text) == ["Use a tool, e.g. Mdatp on Linux.", "Then run it.",
