@@ -17,7 +17,7 @@ from shared.terms import slugify
 
 log = logging.getLogger(__name__)
 
-CLEANER_VERSION = 4  # part of the index settings hash: bump when the output changes
+CLEANER_VERSION = 5  # part of the index settings hash: bump when the output changes
 
 CHROME_SELECTORS = (
     "script", "style", "noscript", "template", "svg", "form", "button", "header", "footer", "aside",
@@ -40,6 +40,7 @@ PLATFORMS_LABEL = re.compile(r"^platforms\W*$", re.IGNORECASE)
 # They were embedded and quoted as evidence ("> [!VIDEO https://learn-video…] [4]")
 DIRECTIVE = re.compile(r"\[!(?:div|video|include)[^\]]*\]", re.IGNORECASE)
 ALERT = re.compile(r"\[!(note|tip|important|caution|warning)\]", re.IGNORECASE)  # "Note:" as notes
+CODE_MARK = "\x01"  # where a list item's code block stands, while its text is read
 BREAK = "\x00"  # a <br>, turned into a newline (or a space in table cells) after whitespace folding
 
 
@@ -211,13 +212,27 @@ def _list_items(tag: Tag, depth: int) -> list[str]:
         nested: list[str] = []
         for sub in li.find_all(["ul", "ol"], recursive=False):
             nested.extend(_list_items(sub.extract(), depth + 1))
-        codes = [_code_block(pre.extract()).text for pre in li.find_all("pre")]
-        text = inline_text(li)
         indent = "  " * depth
-        lines = [f"{indent}{marker} {text}".rstrip()] + [indent + "  " + c for c in codes]
-        items.append("\n".join(lines))
+        items.append(f"{indent}{marker} {_item_lines(li, indent)}".rstrip())
         items.extend(nested)
     return items
+
+
+def _item_lines(li: Tag, indent: str) -> str:
+    """A list item's text with its code blocks where they stand: "run the following command:",
+    the command, "and try again." (the code used to follow all of the item's text)."""
+    codes = []
+    for pre in li.find_all("pre"):
+        codes.append(_code_block(pre).text)
+        pre.replace_with(NavigableString(f"{CODE_MARK}{len(codes) - 1}{CODE_MARK}"))
+    pieces = re.split(f"{CODE_MARK}(\\d+){CODE_MARK}", inline_text(li))
+    lines = []
+    for i, piece in enumerate(pieces):
+        if i % 2:
+            lines.append(indent + "  " + codes[int(piece)])
+        elif piece.strip():
+            lines.extend(line for line in piece.strip().split("\n"))
+    return "\n".join(lines)
 
 
 def _table_rows(table: Tag) -> list[str]:

@@ -69,6 +69,21 @@ def test_unrendered_docfx_directives_are_dropped_and_alerts_read_as_notes(cleane
         "1. Open it.", "Use the SID Note: Signed in users have one.", "```\necho '[!div]'\n```"]
 
 
+def test_a_list_items_code_stays_where_it_stands(cleaned: dict) -> None:
+    # the fault: an item's code blocks followed all of its text, so "run the following command:"
+    # was followed by "and try again." and the command came after (36 items on the docs' pages)
+    page = clean_html("<main><h1 id='t'>T</h1><ol><li><p>If it fails, run the following command:"
+                      "</p><pre><code class='language-bash'>sudo ln -sf a b\n</code></pre>"
+                      "<p>and try again.</p><pre><code>mdatp health</code></pre></li>"
+                      "<li>Next step.</li></ol></main>")
+    assert page.blocks[1].parts == (
+        "1. If it fails, run the following command:\n  ```bash\nsudo ln -sf a b\n```\n"
+        "and try again.\n  ```\nmdatp health\n```", "2. Next step.")
+    install = cleaned["linux-support-install"].text
+    assert install.index("run the following command:\n  ```bash\nsudo ln -sf") < install.index(
+        "and try again.")
+
+
 def test_the_platforms_a_page_declares_under_applies_to(cleaned: dict) -> None:
     # "Behavioral blocking and containment" is Windows-only and only its "Platforms:" list says so
     assert cleaned["behavioral-blocking-containment"].platforms == ["windows"]
