@@ -35,7 +35,7 @@ HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
 PROMO = re.compile(r"^(?:\w+:\s*)?want to (?:experience|try)\b[^?\n]{0,80}\?\s*\[?sign up for a free "
                    r"trial\b[^\n]{0,20}$", re.IGNORECASE)
 PLATFORMS_LABEL = re.compile(r"^platforms\W*$", re.IGNORECASE)
-# DocFX markup the site left unrendered (37 paragraphs of the docs are nothing else): layout
+# DocFX markup the site left unrendered (36 paragraphs of the docs are nothing else): layout
 # ([!div class="mx-imgBorder"]), videos a reader cannot play here, includes whose text is missing.
 # They were embedded and quoted as evidence ("> [!VIDEO https://learn-video…] [4]")
 DIRECTIVE = re.compile(r"\[!(?:div|video|include)[^\]]*\]", re.IGNORECASE)
@@ -221,7 +221,7 @@ def _list_items(tag: Tag, depth: int) -> list[str]:
 def _item_lines(li: Tag, indent: str) -> str:
     """A list item's text with its code blocks where they stand: "run the following command:",
     the command, "and try again." (the code used to follow all of the item's text)."""
-    codes = []
+    codes: list[str] = []
     for pre in li.find_all("pre"):
         codes.append(_code_block(pre).text)
         pre.replace_with(NavigableString(f"{CODE_MARK}{len(codes) - 1}{CODE_MARK}"))
@@ -231,7 +231,7 @@ def _item_lines(li: Tag, indent: str) -> str:
         if i % 2:
             lines.append(indent + "  " + codes[int(piece)])
         elif piece.strip():
-            lines.extend(line for line in piece.strip().split("\n"))
+            lines.extend(piece.strip().split("\n"))
     return "\n".join(lines)
 
 
