@@ -263,6 +263,8 @@ def inline_text(tag: Tag) -> str:
 
 def _unmarked(text: str) -> str:
     """The text without DocFX directives; an alert marker reads as the notes do ("Note: …")."""
+    if "[!" not in text:
+        return text
     text = ALERT.sub(lambda found: f"{found.group(1).capitalize()}:", DIRECTIVE.sub("", text))
     return re.sub(r"[ \t]{2,}", " ", text).strip()
 

@@ -54,14 +54,15 @@ class Glossary:
     def long_forms(self, query: str) -> list[str]:
         """The long forms of the acronyms a query uses, in order, without those it spells out."""
         found: list[str] = []
+        spelled = query.lower()
         for word in QUERY_WORD.findall(query):
-            key = self._key(word)
-            if key is None or key not in self.terms:
+            key = self._key(word)  # only acronyms the glossary holds
+            if key is None:
                 continue
             if len(_capitals(word)) < 2 and (len(key) < 3 or word.lower() in self.lower_words):
                 continue
             long = self.terms[key]
-            if long not in query.lower() and long not in found:
+            if long not in spelled and long not in found:
                 found.append(long)
         return found
 
