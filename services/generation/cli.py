@@ -135,19 +135,24 @@ def eval_refusal(questions: str | None = typer.Option(None, "--questions",
                                                    help="JSONL (default: the public set)"),
                  max_false: float = typer.Option(0.10, "--max-false", min=0, max=1),
                  as_json: bool = typer.Option(False, "--json")) -> None:
-    """Tune the refusal weights on the tune half; report held-out and whole-set rates."""
+    """Tune the refusal weights on the tune half (the current rule stays unless the refit does
+    better there); report held-out and whole-set rates."""
     from services.generation import tuning
     from shared.settings import get_settings
 
     settings = get_settings()
     samples = asyncio.run(_samples(settings, Path(questions) if questions else QUESTIONS))
     types = settings.infer.refusal_answer_types
-    weights, threshold = tuning.tune(samples, max_false, types)
+    tuned = tuning.tune(samples, max_false, types)
     current = (settings.infer.refusal_weights, settings.infer.refusal_threshold)
-    report = {"tuned": {"refusal_weights": weights, "refusal_threshold": threshold},
-              **{f"tuned_{part}": tuning.rates([s for s in samples if part in ("all", s.part)],
-                                               weights, threshold, types)
+    weights, threshold = tuning.keep_unless_better(samples, current, tuned, types)
+    report = {"recommended": {"refusal_weights": weights, "refusal_threshold": threshold,
+                              "changed": (weights, threshold) != current},
+              **{f"recommended_{part}": tuning.rates(
+                  [s for s in samples if part in ("all", s.part)], weights, threshold, types)
                  for part in ("tune", "holdout", "all")},
+              "refit": {"refusal_weights": tuned[0], "refusal_threshold": tuned[1]},
+              "refit_tune": tuning.rates([s for s in samples if s.part == "tune"], *tuned, types),
               "current": {"refusal_weights": current[0], "refusal_threshold": current[1]},
               "current_all": tuning.rates(samples, *current, types),
               "answer_type_refused": sorted(s.id for s in samples if types and s.evidence.unstated)}

@@ -2,7 +2,10 @@
 
 For each weighting of the evidence on a small grid, the threshold that refuses the most unanswerable
 tune questions while refusing at most `max_false` of the answerable ones is found; the best pair is
-reported with its rates on the tune half, the held-out half and the whole set.
+reported with its rates on the tune half, the held-out half and the whole set. Many weightings tie
+on a tune half of 35 questions; the current rule is kept unless a refit refuses more unanswerable or
+fewer answerable tune questions (`keep_unless_better`), so the settings do not churn with the
+tie-break and the held-out half is never what decides.
 """
 
 from __future__ import annotations
@@ -75,3 +78,23 @@ def tune(samples: list[Sample], max_false: float = 0.10,
     if best is None:
         raise ValueError("no tune questions")
     return best[1], round(best[2], 4)
+
+
+def tune_result(samples: list[Sample], weights: list[float], threshold: float,
+                answer_types: bool = True) -> tuple[int, int]:
+    """(unanswerable refused, answerable refused) on the tune half."""
+    tuning = [s for s in samples if s.part == "tune"]
+    refused = [bool(answer_types and s.evidence.unstated) or score(s.evidence, weights) < threshold
+               for s in tuning]
+    return (sum(r for r, s in zip(refused, tuning) if s.unanswerable),
+            sum(r for r, s in zip(refused, tuning) if not s.unanswerable))
+
+
+def keep_unless_better(samples: list[Sample], current: tuple[list[float], float],
+                       tuned: tuple[list[float], float], answer_types: bool = True
+                       ) -> tuple[list[float], float]:
+    """The tuned rule only when its tune result beats the current one's (more unanswerable refused,
+    then fewer answerable); a tie keeps the current rule."""
+    old = tune_result(samples, *current, answer_types)
+    new = tune_result(samples, *tuned, answer_types)
+    return tuned if (new[0], -new[1]) > (old[0], -old[1]) else current

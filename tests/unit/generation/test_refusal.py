@@ -99,3 +99,18 @@ def test_tuning_leaves_what_the_answer_type_check_refuses_to_it() -> None:
     assert tuning.rates([*samples, typed], weights, threshold) == {
         "refusal_rate": 1.0, "false_refusal_rate": 0.0, "unanswerable": 5, "answerable": 10}
     assert tuning.rates([typed], weights, threshold, answer_types=False)["refusal_rate"] == 0.0
+
+
+def test_a_refit_replaces_the_current_rule_only_when_it_does_better_on_the_tune_half() -> None:
+    """Fault injected: a held-out half that would favour the refit; only the tune half decides."""
+    samples = [sample(i, True, 0.05 * i, 0.2) for i in range(4)]
+    samples += [sample(10 + i, False, 0.5 + 0.1 * i, 0.6) for i in range(10)]
+    samples += [sample(30, False, 0.1, 0.3, part="holdout")]
+    refit = ([1.0, 0.0, 0.0], 0.2)  # refuses every tune unanswerable sample, no answerable one
+    assert tuning.tune_result(samples, *refit) == (4, 0)
+    as_good = ([1.0, 1.0, 0.0], 0.9)
+    assert tuning.tune_result(samples, *as_good) == (4, 0)
+    assert tuning.keep_unless_better(samples, as_good, refit) == as_good  # a tie keeps it
+    worse = ([1.0, 0.0, 0.0], 0.55)  # refuses an answerable tune sample too
+    assert tuning.tune_result(samples, *worse) == (4, 1)
+    assert tuning.keep_unless_better(samples, worse, refit) == refit
