@@ -17,6 +17,11 @@ PLATFORMS = {
     "android": r"\bandroid\b",
 }
 
+# the docs' default platform: an MDE page that names none is about Windows (the Linux, macOS, iOS
+# and Android pages say so in their titles; "Contextual file and folder exclusions" answered "how
+# do I exclude a folder on Linux?" with `C:\documents\` paths)
+DEFAULT = "windows"
+
 
 def platforms(text: str) -> set[str]:
     """The platforms a text names."""
@@ -31,12 +36,17 @@ class Page(Protocol):
     platforms: list[str]
 
 
-def elsewhere(asked: set[str], page: Page) -> bool:
-    """Whether a page is about other platforms than the asked ones: those it declares, else those
-    its title and URL name."""
+def named(page: Page) -> set[str]:
+    """The platforms a page is about: those it declares, else those its title and URL name, else
+    the docs' default one."""
     slug = page.url.split("#")[0].rstrip("/").rsplit("/", 1)[-1]
-    named = set(page.platforms) or platforms(f"{page.title} {slug.replace('-', ' ')}")
-    return bool(asked) and bool(named) and not named & asked
+    return (set(page.platforms) or platforms(f"{page.title} {slug.replace('-', ' ')}")
+            or {DEFAULT})
+
+
+def elsewhere(asked: set[str], page: Page) -> bool:
+    """Whether a page is about other platforms than the asked ones."""
+    return bool(asked) and not named(page) & asked
 
 
 def platform_order(question: str, hits: list[SearchHit]) -> list[SearchHit]:

@@ -60,8 +60,20 @@ def test_a_question_naming_a_platform_prefers_that_platforms_pages() -> None:
             hit("schedule-antivirus-scans", 1.4)]
     ordered = platform_order("run a quick scan every saturday on our linux servers", hits)
     assert [h.url.rsplit("/", 1)[1] for h in ordered] == [
-        "linux-schedule-scan-mde", "schedule-antivirus-scans", "mac-schedule-scan"]
+        "linux-schedule-scan-mde", "mac-schedule-scan", "schedule-antivirus-scans"]
     assert platform_order("run a quick scan every saturday", hits) == hits
+
+
+def test_a_page_that_names_no_platform_is_about_windows() -> None:
+    """The fault: "Contextual file and folder exclusions" names no platform and ranked above the
+    Linux exclusions page for "how do I exclude a folder on Linux?", quoting `C:\\` paths."""
+    neutral = hit("configure-contextual-file-folder-exclusions", 1.9)
+    hits = [neutral, hit("linux-exclusions", 1.3)]
+    linux = platform_order("how do I exclude a folder from scanning on Linux?", hits)
+    assert [h.url.rsplit("/", 1)[1] for h in linux] == [
+        "linux-exclusions", "configure-contextual-file-folder-exclusions"]
+    assert platform_order("how do I exclude a folder on windows server 2019?", hits) == hits
+    assert platform_order("how do I exclude a folder?", hits) == hits
 
 
 def test_a_page_that_declares_its_platforms_is_placed_by_them() -> None:
