@@ -199,6 +199,9 @@ class InferSettings(Section):
     max_tokens_cap: int = Field(2048, ge=1)
     temperature: float = Field(0.2, ge=0, le=2)
     top_p: float = Field(0.9, gt=0, le=1)
+    # sampling (temperature > 0) draws from the k likeliest tokens only, as llama.cpp's own
+    # default chain does (0: all): its top-p alone sorts the 49k vocabulary every token
+    sample_top_k: int = Field(40, ge=0, le=1000)
     top_k: int = Field(5, ge=1, le=50)
     max_question_chars: int = Field(2000, ge=1)
     queue_size: int = Field(8, ge=1)

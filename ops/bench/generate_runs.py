@@ -130,9 +130,9 @@ def service_run(url: str, body: dict[str, Any]) -> dict:
             "refused": done.get("refused", False), "wall_s": wall}
 
 
-def concurrent_run(url: str, chats: int, max_tokens: int) -> dict:
+def concurrent_run(url: str, chats: int, max_tokens: int, temperature: float = 0.0) -> dict:
     """`chats` short chats at once; aggregate completion tok/s over the whole wall time."""
-    body = {"question": CHAT, "mode": "ft", "max_tokens": max_tokens, "temperature": 0}
+    body = {"question": CHAT, "mode": "ft", "max_tokens": max_tokens, "temperature": temperature}
     results: list[dict] = []
     threads = [threading.Thread(target=lambda: results.append(service_run(url, body)))
                for _ in range(chats)]
@@ -146,10 +146,11 @@ def concurrent_run(url: str, chats: int, max_tokens: int) -> dict:
     return {"chats": chats, "tokens": tokens, "wall_s": wall, "agg_tok_s": tokens / wall}
 
 
-def start_service(port: int, engine: str, retrieval_url: str | None) -> subprocess.Popen[bytes]:
+def start_service(port: int, engine: str, retrieval_url: str | None,
+                  settings: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     # the whole ~1.5k-token document travels as the question, so lift the question limit
     env = {**os.environ, "GENERATION_PORT": str(port), "MODEL__ENGINE": engine,
-           "INFER__MAX_QUESTION_CHARS": "100000", "INFER__QUEUE_SIZE": "16"}
+           "INFER__MAX_QUESTION_CHARS": "100000", "INFER__QUEUE_SIZE": "16", **(settings or {})}
     if retrieval_url:
         env["RETRIEVAL_URL"] = retrieval_url
     process = subprocess.Popen([sys.executable, "-m", "shared.serve", "generation"], cwd=PROJECT_ROOT,

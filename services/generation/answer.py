@@ -46,7 +46,8 @@ def sampling_for(body: GenerateRequest, settings: Settings, prepared: Prepared) 
     default = infer.lead_max_tokens if lead else infer.max_new_tokens
     return Sampling(max_tokens=body.max_tokens or default,
                     temperature=infer.temperature if body.temperature is None else body.temperature,
-                    top_p=body.top_p or infer.top_p, repetition_penalty=infer.repetition_penalty,
+                    top_p=body.top_p or infer.top_p, top_k=infer.sample_top_k,
+                    repetition_penalty=infer.repetition_penalty,
                     repetition_context=infer.repetition_context,
                     logit_bias=prepared.copy_bias or None, follow=prepared.copy_follow or None,
                     follow_bias=infer.evidence.copy_follow_bias)

@@ -24,6 +24,7 @@ class Sampling:
     max_tokens: int
     temperature: float
     top_p: float
+    top_k: int = 0  # sample among the k likeliest tokens only (0: all)
     repetition_penalty: float = 1.0  # CTRL-style divisor of recent tokens' logits; 1.0 = off
     repetition_context: int = 64  # how many recent tokens the penalty looks at
     logit_bias: dict[int, float] | None = None  # added to these tokens' logits (the evidence's)
@@ -175,7 +176,7 @@ class Batch:
             weights.prefix = PrefixCache(weights.model, step)  # lives as long as the weights
         self.prefixes: PrefixCache | None = weights.prefix if prefix_cache else None
         self.jobs: dict[int, Job] = {}
-        self.samplers: dict[tuple[float, float], Any] = {}  # one object per setting: rows sample together
+        self.samplers: dict[tuple[float, float, int], Any] = {}  # one object per setting: rows sample together
 
     @property
     def idle(self) -> bool:
@@ -190,8 +191,9 @@ class Batch:
         cache, job.cached = (self.prefixes.lookup(job.prefix, job.prompt) if self.prefixes
                              else (None, 0))
         job.detokenizer = self.weights.tokenizer.detokenizer
-        key = (job.sampling.temperature, job.sampling.top_p)
-        sampler = self.samplers.setdefault(key, make_sampler(temp=key[0], top_p=key[1]))
+        key = (job.sampling.temperature, job.sampling.top_p, job.sampling.top_k)
+        sampler = self.samplers.setdefault(key, make_sampler(temp=key[0], top_p=key[1],
+                                                             top_k=key[2]))
         [uid] = self.generator.insert([job.prompt[job.cached:]], max_tokens=[job.sampling.max_tokens],
                                       caches=[cache] if cache else None, samplers=[sampler],
                                       logits_processors=[processors(job.sampling, len(job.prompt))],

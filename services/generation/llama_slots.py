@@ -48,21 +48,26 @@ class Detokenizer:
 
 def make_sampler(sampling: Sampling, n_vocab: int) -> Any:
     """A llama.cpp sampler chain: logit bias, repeat penalty over the generated tokens (as on
-    MLX: the prompt ends with the evidence the lead should copy), top-p, temp."""
+    MLX: the prompt ends with the evidence the lead should copy), top-k, top-p, temp."""
     from llama_cpp._internals import LlamaSampler
 
     sampler = LlamaSampler()
     if sampling.logit_bias:
         sampler.add_logit_bias(n_vocab, sampling.logit_bias)
-    if sampling.penalised and sampling.temperature <= 0 and sampling.repetition_penalty >= 1:
-        # greedy: the penalty only lowers the (at most `context`) recent tokens, so the winner is
-        # among the top context + 1 before it; penalising those, not the 49k vocabulary, is the same
-        sampler.add_top_k(sampling.repetition_context + 1)
+    # the penalty only lowers the (at most `context`) recent tokens, so the top k after it are
+    # among the top context + k before it: penalising those, not the 49k vocabulary, is the same
+    # (greedy: k = 1; sampling: `top_k`, llama.cpp's top-p alone sorts the vocabulary, 2.9 ms a
+    # token here, 0.05 ms after a top-k)
+    keep = 1 if sampling.temperature <= 0 else sampling.top_k
+    if keep and sampling.repetition_penalty >= 1:
+        sampler.add_top_k(keep + (sampling.repetition_context if sampling.penalised else 0))
     if sampling.penalised:
         sampler.add_penalties(0, sampling.repetition_context, sampling.repetition_penalty, 0.0, 0.0)
     if sampling.temperature <= 0:
         sampler.add_greedy()
     else:
+        if sampling.top_k:
+            sampler.add_top_k(sampling.top_k)
         if sampling.top_p < 1.0:
             sampler.add_top_p(sampling.top_p, 1)
         sampler.add_temp(sampling.temperature)

@@ -55,3 +55,35 @@ def test_greedy_with_penalty_picks_what_the_whole_vocabulary_would(penalty: floa
         assert ours == pick(whole_vocabulary_chain(sampling, recent), logits)
         moved += ours != top[0]
     assert moved > 0  # the penalty did change the winner, so the comparison meant something
+
+
+def test_sampling_draws_only_from_the_top_k_after_the_penalty() -> None:
+    """Fault injected: the recent tokens are the current top logits and the temperature is high,
+    so a chain that cut to k before the penalty (or not at all) would draw penalised or deep
+    tokens. With k = 1 the draw must be what greedy over the whole vocabulary picks."""
+    from services.generation.llama_slots import make_sampler
+
+    rng = np.random.default_rng(11)
+    drawn: set[int] = set()
+    for k in (1, 5):
+        sampling = Sampling(max_tokens=8, temperature=1.5, top_p=1.0, top_k=k,
+                            repetition_penalty=3.0, repetition_context=64)
+        for _ in range(10):
+            logits = rng.normal(0, 3, VOCAB).astype(np.float32)
+            recent = [int(t) for t in np.argsort(-logits)[:rng.integers(1, 64)]]
+            penalised = logits.copy()
+            for token in set(recent):
+                penalised[token] = (penalised[token] / 3.0 if penalised[token] > 0
+                                    else penalised[token] * 3.0)
+            allowed = {int(t) for t in np.argsort(-penalised)[:k]}
+            ours = make_sampler(sampling, VOCAB)
+            for token in recent:
+                ours.accept(token)
+            token = pick(ours, logits)
+            assert token in allowed
+            if k == 1:
+                greedy = Sampling(max_tokens=8, temperature=0.0, top_p=1.0,
+                                  repetition_penalty=3.0, repetition_context=64)
+                assert token == pick(whole_vocabulary_chain(greedy, recent), logits)
+            drawn.add(token)
+    assert len(drawn) > 2  # it sampled, not a constant
