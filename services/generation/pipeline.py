@@ -15,10 +15,14 @@ from services.generation.retrieval import EmbeddingClient, RetrievalClient
 from services.generation.weights import LoadedWeights
 from shared import prompts
 from shared.schemas import ChatTurn, EvidenceItem, Mode, SearchResponse, SourceRef
+from shared.platforms import platforms
 from shared.settings import Settings
 from shared.terms import content_terms
 
 NEAREST = 3  # pages listed with a refusal
+# a question naming a platform: the refusal compares the retrievers' first `refusal_depth` hits on
+# that platform's pages, so it reads this many times as many
+PLATFORM_ROOM = 4
 
 
 @dataclass
@@ -62,9 +66,10 @@ async def retrieve(client: RetrievalClient, query: str, question: str, top_k: in
     """Hybrid hits for the answer, dense and keyword hits for refusal, corpus term frequencies."""
     started = time.perf_counter()
     terms = content_terms(question)
+    fetch = depth * PLATFORM_ROOM if platforms(question) else depth
     found, dense, keyword, stats = await asyncio.gather(
-        client.search(query, top_k), client.search(query, depth, "dense"),
-        client.search(query, depth, "sparse"), client.terms(terms))
+        client.search(query, top_k), client.search(query, fetch, "dense"),
+        client.search(query, fetch, "sparse"), client.terms(terms))
     return Retrieved(found, dense, keyword, evidence.TermStats(stats.documents, stats.frequencies),
                      (time.perf_counter() - started) * 1000)
 

@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 
 from services.generation import answer_type
+from shared.platforms import elsewhere, platforms
 from shared.schemas import SearchHit, SourceRef
 from shared.settings import InferSettings
 
@@ -68,6 +69,12 @@ def _pages(hits: list[SearchHit], depth: int) -> list[str]:
     return list(dict.fromkeys(hit.url for hit in hits))[:depth]
 
 
+def on_platform(question: str, hits: list[SearchHit]) -> list[SearchHit]:
+    """The hits of pages about the platform the question names (all of them if none is)."""
+    asked = platforms(question)
+    return [hit for hit in hits if not elsewhere(asked, hit)] if asked else hits
+
+
 def page_agreement(dense: list[SearchHit], keyword: list[SearchHit], depth: int) -> float:
     """How strongly the two retrievers rank the same pages first (1.0: same top page)."""
     by_dense, by_keyword = _pages(dense, depth), _pages(keyword, depth)
@@ -82,7 +89,11 @@ def gather(question: str, hits: list[SearchHit], dense: list[SearchHit],
     text = passage_text(hits)
     missing = tuple(term for term in terms if stem(term) not in text)
     coverage = 1 - len(missing) / len(terms) if terms else 1.0
-    return Evidence(page_agreement(dense, keyword, depth),
+    # a question naming a platform is answered by that platform's pages: the retrievers agree
+    # on those or not at all ("onboard a Linux server behind a proxy": BM25 led with Windows'
+    # proxy pages, dense with the Linux ones)
+    return Evidence(page_agreement(on_platform(question, dense)[:depth],
+                                   on_platform(question, keyword)[:depth], depth),
                     max((hit.score for hit in dense), default=0.0), coverage, missing,
                     answer_type.unstated(question, [hit.text for hit in hits]))
 

@@ -19,6 +19,20 @@ def test_agreement_is_high_when_both_retrievers_pick_the_same_page() -> None:
     assert refusal.page_agreement(dense, [hit("y"), hit("c")], 2) == 0  # c is past the depth
 
 
+def test_a_question_naming_a_platform_compares_the_retrievers_on_its_pages() -> None:
+    """Fault injected: BM25 leads with Windows proxy pages (they match "proxy" and "server"
+    better), dense with the Linux ones; before, the two agreed on nothing for "onboard a Linux
+    server behind a proxy?" and it was refused."""
+    dense = [hit("linux-static-proxy-configuration", 0.5), hit("configure-proxy-internet", 0.4)]
+    keyword = [hit("configure-proxy-internet"), hit("configure-environment"),
+               hit("investigate-behind-proxy"), hit("linux-static-proxy-configuration")]
+    linux = refusal.gather("how do I onboard a Linux server behind a proxy?", dense, dense,
+                           keyword, 3)
+    assert linux.agreement == 1.0  # the only Linux page of each list, first in both
+    anywhere = refusal.gather("how do I onboard a server behind a proxy?", dense, dense, keyword, 3)
+    assert anywhere.agreement == 1 / 2  # configure-proxy-internet: 2nd dense, 1st keyword
+
+
 def test_evidence_from_hits() -> None:
     hits = [hit("enable-controlled-folders", 0.7, text="Set-MpPreference enables audit mode.")]
     evidence = refusal.gather("cmdlet for controlled folder audit mode and buttermilk?", hits, hits,
