@@ -127,6 +127,21 @@ def cut_commands(labelled: list[tuple[str, list[str], bool]], threshold: float) 
     return len(cut), refused
 
 
+def stitched(labelled: list[tuple[str, list[str], bool]], threshold: float) -> tuple[int, int]:
+    """Supported sentences whose first specific token is swapped for one of another unit of their
+    own passage (the lead put the SLES line's `sudo zypper remove mdatp` before the Ubuntu line's
+    words): how many there are, and how many the check refuses."""
+    cases = []
+    for sentence, texts, truth in labelled:
+        own = support.specific_tokens(sentence) if truth else []
+        others = [token for unit in split_units(texts[0]) if unit.text != sentence
+                  for token in support.specific_tokens(unit.text) if own and token not in own]
+        if others:
+            cases.append((re.sub(re.escape(own[0]), lambda _: others[0], sentence, count=1,
+                                 flags=re.IGNORECASE), texts))
+    return len(cases), sum(not supported(sentence, texts, threshold) for sentence, texts in cases)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pages", type=int, default=120)
@@ -143,6 +158,9 @@ def main() -> None:
     total, refused = cut_commands(labelled, get_settings().infer.support_min_coverage)
     print(f"commands cut short (a supported sentence's last command token halved): {refused} of "
           f"{total} refused")
+    total, refused = stitched(labelled, get_settings().infer.support_min_coverage)
+    print(f"stitched (a supported sentence's specific token swapped for one of another unit of its "
+          f"passage): {refused} of {total} refused")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from services.generation.units import split_units
 from shared.schemas import SourceRef
-from shared.terms import stems
+from shared.terms import STOPWORDS, stems
 
 SPECIFIC = re.compile(r"`[^`]+`|(?<![\w/\\])(?:[\w.-]*\d[\w.-]*|[\w%:.-]*[\\/_][\w%\\/.-]+|"
                       r"[\w-]+\.(?:exe|sh|py|log|xml|json|plist|cmd|ps1|pkg|dll)|"
@@ -25,6 +25,8 @@ NEGATION = re.compile(r"\b(not|no|never|cannot|can't|don't|doesn't|isn't|aren't|
                       r"none|neither|nor)\b|n't\b", re.IGNORECASE)
 CITATION = re.compile(r"\s*\[\d{1,3}\]")
 PLACEHOLDER = re.compile(r"\[n\]", re.IGNORECASE)  # the instruction's "with its [n]", copied
+BACKTICKED = re.compile(r"`[^`]*`")  # checked verbatim as a whole (`specific_tokens`)
+FLAG = re.compile(r"--?[a-z][\w-]*")  # "-CloudExtendedTimeout", "--value"
 LIST_MARKER = re.compile(r"^\s*(?:\d{1,3}[.)]|[-*\u2022])\s+", re.MULTILINE)  # "2. " is no fact
 
 
@@ -37,12 +39,20 @@ class Verdict:
 
 
 @dataclass(frozen=True)
+class Unit:
+    stems: set[str]
+    negations: int
+    text: str  # lower-cased, for verbatim token checks
+
+
+@dataclass(frozen=True)
 class SourceText:
     n: int
     text: str  # lower-cased, for verbatim token checks
     stems: set[str]
-    units: list[tuple[set[str], int]]  # each unit's stems and how many negations it holds
+    units: list[Unit]
     heading: set[str]  # stems of the title and heading path
+    heading_text: str  # the title and heading path, lower-cased
 
 
 def prepare(sources: Sequence[SourceRef]) -> list[SourceText]:
@@ -50,9 +60,11 @@ def prepare(sources: Sequence[SourceRef]) -> list[SourceText]:
     prepared = []
     for source in sources:
         body = " ".join([source.title, *source.heading_path, source.text])
-        units = [(stems(u.text), len(NEGATION.findall(u.text))) for u in split_units(source.text)]
-        heading = stems(" ".join([source.title, *source.heading_path]))
-        prepared.append(SourceText(source.n, body.lower(), stems(body), units, heading))
+        units = [Unit(stems(u.text), len(NEGATION.findall(u.text)), u.text.lower())
+                 for u in split_units(source.text)]
+        heading = " ".join([source.title, *source.heading_path])
+        prepared.append(SourceText(source.n, body.lower(), stems(body), units, stems(heading),
+                                   heading.lower()))
     return prepared
 
 
@@ -81,22 +93,52 @@ def check(sentence: str, sources: Sequence[SourceText], min_coverage: float) -> 
     single = LIST_MARKER.match(cited) is not None and "\n" not in cited.strip()
     head = plain.split(":", 1)
     label = stems(head[0]) if single and len(head) == 2 and len(head[0].split()) <= 4 else set()
-    scored = sorted(((_unit_coverage(own, s, single, label), s) for s in sources),
+    windows = {s.n: _windows(own, s, single, label) for s in sources}
+    scored = sorted(((max((c for c, _ in windows[s.n]), default=0.0), s) for s in sources),
                     key=lambda pair: pair[0], reverse=True)
     if not scored:
         return Verdict(False, None, 0.0, "no sources")
     coverage, best = scored[0]
     if coverage < min_coverage:
         return Verdict(False, best.n, coverage, f"only {coverage:.0%} of its terms are in a source")
-    missing = [t for t in specific_tokens(plain) if not _whole(t, best.text)]
-    if missing:
-        return Verdict(False, best.n, coverage, f"not in the source: {', '.join(missing[:3])}")
-    if cut := cut_short(plain, best.text):
-        return Verdict(False, best.n, coverage, f"cuts the source's {cut!r} short")
-    closest = max(best.units, key=lambda unit: len(own & unit[0]), default=(set(), 0))
-    if len(NEGATION.findall(plain)) != closest[1]:
+    if reason := _not_verbatim(plain, best, windows[best.n], min_coverage):
+        return Verdict(False, best.n, coverage, reason)
+    closest = max(best.units, key=lambda unit: len(own & unit.stems), default=Unit(set(), 0, ""))
+    if len(NEGATION.findall(plain)) != closest.negations:
         return Verdict(False, best.n, coverage, "negates what the source says (or the reverse)")
     return Verdict(True, best.n, coverage)
+
+
+def _not_verbatim(plain: str, best: SourceText, windows: list[tuple[float, str]],
+                  min_coverage: float) -> str:
+    """Why the sentence's numbers, commands and paths are not the source's, or ""."""
+    specifics = specific_tokens(plain)
+    if missing := [t for t in specifics if not _whole(t, best.text)]:
+        return f"not in the source: {', '.join(missing[:3])}"
+    # they must stand where its words are: "`sudo zypper remove mdatp` for Ubuntu and Debian
+    # systems" took the command of the SLES line and the rest of the Ubuntu one
+    if specifics and not any(all(_whole(t, text) for t in specifics)
+                             for covered, text in windows if covered >= min_coverage):
+        return f"its specifics stand elsewhere in the source than its words ({specifics[0]})"
+    if (command := command_span(plain)) and command not in " ".join(best.text.split()):
+        return f"retypes a command: {command!r}"
+    if cut := cut_short(plain, best.text):
+        return f"cuts the source's {cut!r} short"
+    return ""
+
+
+def command_span(plain: str) -> str:
+    """The command a sentence writes out of backticks, from the word before its first flag to the
+    value after its last ("Set-MpPreference -CloudExtendedTimeout 10"), lower-cased; "" if none.
+    It must stand in the source as it is: the lead wrote 10 where the docs' example says 50."""
+    words = BACKTICKED.sub(" ", plain).lower().rstrip(" .,:;!?").split()
+    flags = [i for i, word in enumerate(words) if FLAG.fullmatch(word)]
+    if not flags:
+        return ""
+    end = flags[-1] + 1
+    if end < len(words) and words[end] not in STOPWORDS:  # "--path to exclude": no value given
+        end += 1
+    return " ".join(words[max(flags[0] - 1, 0):end])
 
 
 def _whole(token: str, text: str) -> bool:
@@ -117,21 +159,22 @@ def cut_short(plain: str, text: str) -> str:
     return longer.group(0).rsplit(" ", 1)[-1] if longer else ""
 
 
-def _unit_coverage(own: set[str], source: SourceText, single: bool = False,
-                   label: frozenset[str] | set[str] = frozenset()) -> float:
-    """The share of the sentence's terms that one unit of the source (with the unit after it,
-    unless `single`, and the source's headings) holds, counting only units that hold the `label`:
-    a claim stitched from words all over a passage is not what any one sentence of it says."""
-    units = [terms for terms, _ in source.units] or [source.stems]
-    best = 0
-    for i, terms in enumerate(units):
-        window = terms | source.heading
-        if not label <= window:
+def _windows(own: set[str], source: SourceText, single: bool = False,
+             label: frozenset[str] | set[str] = frozenset()) -> list[tuple[float, str]]:
+    """(share of the sentence's terms, lower-cased text) of each unit of the source with the unit
+    after it (unless `single`) and the source's headings, counting only units that hold the
+    `label`: a claim stitched from words all over a passage is not what any one sentence of it
+    says."""
+    units = source.units or [Unit(source.stems, 0, source.text)]
+    found = []
+    for i, unit in enumerate(units):
+        terms, text = unit.stems | source.heading, f"{source.heading_text}\n{unit.text}"
+        if not label <= terms:
             continue
         if not single and i + 1 < len(units):
-            window = window | units[i + 1]
-        best = max(best, len(own & window))
-    return best / len(own)
+            terms, text = terms | units[i + 1].stems, f"{text}\n{units[i + 1].text}"
+        found.append((len(own & terms) / len(own), text))
+    return found
 
 
 def attribute(sentence: str, verdict: Verdict) -> str:

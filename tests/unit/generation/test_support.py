@@ -68,3 +68,26 @@ def test_a_list_line_is_checked_against_its_own_item_alone() -> None:
     assert support.check("- Memory: 1GB minimum, 2 GB preferred [1]", sources, 0.7).supported
     assert support.check("Cores: 2 minimum, 4 preferred; memory: 1GB minimum.", sources,
                          0.7).supported  # prose may still join two lines
+
+
+UNINSTALL = ("There are several ways to uninstall Defender for Endpoint on Linux.\n\n"
+             "- `sudo zypper remove mdatp` for SLES and variants.\n"
+             "- `sudo apt-get purge mdatp` for Ubuntu and Debian systems.")
+TIMEOUT = ("For example, the following command adds 50 seconds to the default 10-second period:\n\n"
+           "```powershell\nSet-MpPreference -CloudExtendedTimeout 50\n```")
+
+
+@pytest.mark.parametrize(("sentence", "supported", "reason"), [
+    ("- `sudo apt-get purge mdatp` for Ubuntu and Debian systems [1].", True, ""),
+    # fault: the SLES line's command with the Ubuntu line's words (a lead on the docsite index)
+    ("- `sudo zypper remove mdatp` for Ubuntu and Debian systems [1].", False, "stand elsewhere"),
+    ("Set-MpPreference -CloudExtendedTimeout 50 [2]", True, ""),
+    # fault: the command retyped with the default's 10 instead of the example's 50 (seen too)
+    ("Set-MpPreference -CloudExtendedTimeout 10 [2]", False, "retypes a command"),
+])
+def test_a_command_stands_in_the_source_as_written_and_where_its_words_are(
+        sentence: str, supported: bool, reason: str) -> None:
+    sources = support.prepare(number_sources([hit("linux-resources", text=UNINSTALL),
+                                              hit("configure-cloud-block-timeout", text=TIMEOUT)]))
+    verdict = support.check(sentence, sources, 0.7)
+    assert verdict.supported is supported and reason in verdict.reason, verdict
