@@ -19,6 +19,7 @@ BULLET = re.compile(r"^\s*[-*+]\s+\S")
 STEP = re.compile(r"^\s*\d{1,2}[.)]\s+\S")
 SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[A-Z0-9`\"'(\[])")
 ABBREVIATION = re.compile(r"\b(?:e\.g|i\.e|etc|vs|Inc|No|Fig|[a-z])\.$", re.IGNORECASE)
+NOTE_LABEL = re.compile(r"^(important|note|tip|caution|warning):", re.IGNORECASE)
 APPLIES_TO = re.compile(r"^applies to\b\W*$", re.IGNORECASE)
 PLATFORMS = re.compile(r"^platforms\W*$", re.IGNORECASE)
 MAX_ITEM_CHARS = 500  # a longer list item is quoted sentence by sentence
@@ -152,14 +153,19 @@ def _table(lines: list[str], i: int, builder: _Builder) -> int:
 def _without_applies_to(units: list[Unit]) -> list[Unit]:
     """Docs pages open with an "Applies to:" product list, often followed by a "Platforms" list:
     page chrome, not an answer (answers quoted "> Platforms", "> - Windows"). A "Platforms" list
-    counts as chrome while no sentence of prose comes before it in the passage."""
+    counts as chrome while no sentence of prose comes before it in the passage (a note above the
+    lists is no prose: "Important: Customers who applied the March 2022 … engine update …" opens
+    the update schedule page)."""
     chrome: set[int] = set()
+    notes: set[int] = set()
     prose = False
     for unit in units:
         text = unit.text.strip()
+        if NOTE_LABEL.match(text):
+            notes.add(unit.block)
         if APPLIES_TO.match(text) or (PLATFORMS.match(text) and not prose):
             chrome |= {unit.block, unit.block + 1}
-        elif unit.kind == "sentence" and len(text.split()) >= 4:
+        elif unit.kind == "sentence" and len(text.split()) >= 4 and unit.block not in notes:
             prose = True
     return [u for u in units if u.block not in chrome]
 

@@ -62,6 +62,17 @@ def test_the_platforms_list_under_applies_to_is_page_chrome_too() -> None:
     assert [u.text for u in later] == ["2", "- Microsoft Defender Antivirus", "Note: New."]
 
 
+def test_a_note_above_the_lists_does_not_make_the_platforms_list_prose() -> None:
+    # the fault: the update schedule page opens with an "Important:" note, and its "Platforms" /
+    # "- Windows" were quoted as evidence
+    units = split_units("Important: Customers who applied the March engine update saw high CPU. "
+                        "Microsoft has released an update.\n\nApplies to:\n\n- Plan 1\n\n"
+                        "Platforms\n\n- Windows\n\nDefender lets you schedule updates.")
+    assert [u.text for u in units] == [
+        "Important: Customers who applied the March engine update saw high CPU.",
+        "Microsoft has released an update.", "Defender lets you schedule updates."]
+
+
 def test_abbreviations_do_not_end_sentences() -> None:
     text = "Use a tool, e.g. Mdatp on Linux. Then run it. Version 4.18.2 is needed."
     assert split_sentences(text) == ["Use a tool, e.g. Mdatp on Linux.", "Then run it.",
