@@ -70,9 +70,10 @@ def _pages(hits: list[SearchHit], depth: int) -> list[str]:
 
 
 def on_platform(question: str, hits: list[SearchHit]) -> list[SearchHit]:
-    """The hits of pages about the platform the question names (all of them if none is)."""
+    """The hits of pages about the platform the question names (all of them if it names none, or
+    if none is about it: the index may hold no page about that platform)."""
     asked = platforms(question)
-    return [hit for hit in hits if not elsewhere(asked, hit)] if asked else hits
+    return [hit for hit in hits if not elsewhere(asked, hit)] or hits if asked else hits
 
 
 def page_agreement(dense: list[SearchHit], keyword: list[SearchHit], depth: int) -> float:

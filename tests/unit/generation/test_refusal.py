@@ -31,6 +31,9 @@ def test_a_question_naming_a_platform_compares_the_retrievers_on_its_pages() -> 
     assert linux.agreement == 1.0  # the only Linux page of each list, first in both
     anywhere = refusal.gather("how do I onboard a server behind a proxy?", dense, dense, keyword, 3)
     assert anywhere.agreement == 1 / 2  # configure-proxy-internet: 2nd dense, 1st keyword
+    # fault injected: an index with no page about the asked platform (the e2e stack's 20 pages)
+    mac = refusal.gather("how do I onboard a Mac behind a proxy?", dense, dense, keyword, 3)
+    assert mac.agreement == 1 / 2  # compared over every page, as if no platform were named
 
 
 def test_evidence_from_hits() -> None:
