@@ -36,22 +36,23 @@ class Page(Protocol):
     platforms: list[str]
 
 
-def named(page: Page) -> set[str]:
-    """The platforms a page is about: those it declares, else those its title and URL name, else
-    the docs' default one."""
+def declared(page: Page) -> set[str]:
+    """The platforms a page says it is about: those it declares, else those its title and URL
+    name (none: a page about the docs' default platform)."""
     slug = page.url.split("#")[0].rstrip("/").rsplit("/", 1)[-1]
-    return (set(page.platforms) or platforms(f"{page.title} {slug.replace('-', ' ')}")
-            or {DEFAULT})
+    return set(page.platforms) or platforms(f"{page.title} {slug.replace('-', ' ')}")
 
 
 def elsewhere(asked: set[str], page: Page) -> bool:
     """Whether a page is about other platforms than the asked ones."""
-    return bool(asked) and not named(page) & asked
+    return bool(asked) and not (declared(page) or {DEFAULT}) & asked
 
 
 def platform_order(question: str, hits: list[SearchHit]) -> list[SearchHit]:
-    """Hits of pages about another platform than the question's go last (stable)."""
+    """The asked platform's pages first, then pages that name no platform (the default one's, but
+    some hold what applies everywhere), then pages that name only other platforms (stable)."""
     asked = platforms(question)
     if not asked:
         return hits
-    return sorted(hits, key=lambda hit: elsewhere(asked, hit))
+    return sorted(hits, key=lambda hit: 0 if not elsewhere(asked, hit) else
+                  1 if not declared(hit) else 2)

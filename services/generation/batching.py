@@ -24,7 +24,6 @@ class Sampling:
     max_tokens: int
     temperature: float
     top_p: float
-    top_k: int = 0  # sample among the k likeliest tokens only (0: all)
     repetition_penalty: float = 1.0  # CTRL-style divisor of recent tokens' logits; 1.0 = off
     repetition_context: int = 64  # how many recent tokens the penalty looks at
     logit_bias: dict[int, float] | None = None  # added to these tokens' logits (the evidence's)
@@ -32,6 +31,7 @@ class Sampling:
     # lead continues the documentation's phrases instead of stitching its words
     follow: dict[int, tuple[int, ...]] | None = None
     follow_bias: float = 0.0
+    top_k: int = 0  # sample among the k likeliest tokens only (0: all)
 
     @property
     def penalised(self) -> bool:

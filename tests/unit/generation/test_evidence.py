@@ -60,7 +60,7 @@ def test_a_question_naming_a_platform_prefers_that_platforms_pages() -> None:
             hit("schedule-antivirus-scans", 1.4)]
     ordered = platform_order("run a quick scan every saturday on our linux servers", hits)
     assert [h.url.rsplit("/", 1)[1] for h in ordered] == [
-        "linux-schedule-scan-mde", "mac-schedule-scan", "schedule-antivirus-scans"]
+        "linux-schedule-scan-mde", "schedule-antivirus-scans", "mac-schedule-scan"]
     assert platform_order("run a quick scan every saturday", hits) == hits
 
 
