@@ -21,6 +21,8 @@ from shared.terms import word_runs, words
 BOUNDARY = re.compile(r"(?<=[.!?])[\"')\]]?\s+|\n")
 NGRAM = 8
 CODE = re.compile(r"```.*?```", re.DOTALL)
+# the model sometimes opens with a Q&A label ("A:\nTo create a custom allow indicator, …")
+ANSWER_LABEL = re.compile(r"^(?:A|Answer|answer):\s+")
 
 
 @dataclass
@@ -79,7 +81,7 @@ class LeadGate:
                      and support.says_something(self.pending[:match.end()])), None)
 
     def _release(self, sentence: str) -> str:
-        text = sentence.strip()
+        text = ANSWER_LABEL.sub("", sentence.strip())
         if not text:
             return sentence if self.kept else ""
         if self._repeats(text):

@@ -82,7 +82,7 @@ def test_a_list_marker_or_label_joins_its_sentence_instead_of_counting_as_one() 
     lead = gate()
     out = feed_in_pieces(lead, text, seed=5)
     assert not lead.dropped and len(lead.kept) == 2
-    assert lead.kept[0].startswith("A:\n1. Run Set-MpPreference")
+    assert lead.kept[0].startswith("1. Run Set-MpPreference")  # the label is no part of it
     assert lead.kept[1].startswith("2. Set the proxy") and out.rstrip().endswith("[1].")
 
 
@@ -129,3 +129,4 @@ def test_without_sources_a_short_answer_is_still_an_answer() -> None:
     it must reach the user (the fragment rule is for checked leads)."""
     lead = gate(checked=False)
     assert feed_in_pieces(lead, "Yes.").strip() == "Yes." and lead.text == "Yes."
+
