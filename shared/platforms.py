@@ -43,16 +43,22 @@ def declared(page: Page) -> set[str]:
     return set(page.platforms) or platforms(f"{page.title} {slug.replace('-', ' ')}")
 
 
+def tier(asked: set[str], page: Page) -> int:
+    """0: about an asked platform, 1: names no platform (the default one's, but some hold what
+    applies everywhere), 2: names only other platforms."""
+    about = declared(page)
+    return 0 if (about or {DEFAULT}) & asked else 2 if about else 1
+
+
 def elsewhere(asked: set[str], page: Page) -> bool:
     """Whether a page is about other platforms than the asked ones."""
-    return bool(asked) and not (declared(page) or {DEFAULT}) & asked
+    return bool(asked) and tier(asked, page) > 0
 
 
 def platform_order(question: str, hits: list[SearchHit]) -> list[SearchHit]:
-    """The asked platform's pages first, then pages that name no platform (the default one's, but
-    some hold what applies everywhere), then pages that name only other platforms (stable)."""
+    """The asked platform's pages first, then pages that name no platform, then pages that name
+    only other platforms (stable)."""
     asked = platforms(question)
     if not asked:
         return hits
-    return sorted(hits, key=lambda hit: 0 if not elsewhere(asked, hit) else
-                  1 if not declared(hit) else 2)
+    return sorted(hits, key=lambda hit: tier(asked, hit))

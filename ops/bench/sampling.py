@@ -22,16 +22,23 @@ from shared.settings import get_settings
 TEMPERATURE = 0.2
 
 
-def sampler_ms(top_k: int, repeats: int = 300) -> float:
+def loaded_model() -> Any:
+    """The service's GGUF with the chat question evaluated, so its logits are real."""
+    import llama_cpp
+
+    llm = llama_cpp.Llama(model_path=get_settings().model.gguf, n_ctx=512, n_threads=2,
+                          verbose=False)
+    llm.eval(llm.tokenize(runs.CHAT.encode()))
+    return llm
+
+
+def sampler_ms(llm: Any, top_k: int, repeats: int = 300) -> float:
     """Milliseconds per token for the service's chain (penalty, top-k, top-p, temp, draw)."""
     import llama_cpp
 
     from services.generation.llama_slots import make_sampler
 
     settings = get_settings()
-    llm = llama_cpp.Llama(model_path=settings.model.gguf, n_ctx=512, n_threads=2,
-                          verbose=False)
-    llm.eval(llm.tokenize(runs.CHAT.encode()))
     sampling = Sampling(max_tokens=8, temperature=TEMPERATURE, top_p=settings.infer.top_p,
                         top_k=top_k, repetition_penalty=settings.infer.repetition_penalty,
                         repetition_context=settings.infer.repetition_context)
@@ -53,8 +60,10 @@ def main() -> None:
 
     default = get_settings().infer.sample_top_k
     variants = {"top_k 0": 0, f"top_k {default}": default}
+    llm = loaded_model()
     report: dict[str, Any] = {"temperature": TEMPERATURE, "sampler_ms": {
-        name: round(sampler_ms(k), 3) for name, k in variants.items()}}
+        name: round(sampler_ms(llm, k), 3) for name, k in variants.items()}}
+    del llm  # its memory and threads are not the services' to share
     ports = {name: free_port() for name in variants}
     processes = [runs.start_service(ports[name], "llama_cpp", None, {"INFER__SAMPLE_TOP_K": str(k)})
                  for name, k in variants.items()]

@@ -32,13 +32,18 @@ def rates(samples: list[Sample], weights: list[float], threshold: float,
           answer_types: bool = True) -> dict[str, Any]:
     """Refusal rate on unanswerable and false refusal rate on answerable samples (with the answer
     type check, `refusal.decide`'s first rule, when answer_types)."""
-    refused = [bool(answer_types and s.evidence.unstated) or score(s.evidence, weights) < threshold
-               for s in samples]
+    refused = _refused(samples, weights, threshold, answer_types)
     bad = [r for r, s in zip(refused, samples) if s.unanswerable]
     good = [r for r, s in zip(refused, samples) if not s.unanswerable]
     return {"refusal_rate": round(sum(bad) / len(bad), 3) if bad else None,
             "false_refusal_rate": round(sum(good) / len(good), 3) if good else None,
             "unanswerable": len(bad), "answerable": len(good)}
+
+
+def _refused(samples: list[Sample], weights: list[float], threshold: float,
+             answer_types: bool) -> list[bool]:
+    return [bool(answer_types and s.evidence.unstated) or score(s.evidence, weights) < threshold
+            for s in samples]
 
 
 def best_threshold(scores: list[tuple[float, bool]], max_false: float
@@ -84,8 +89,7 @@ def tune_result(samples: list[Sample], weights: list[float], threshold: float,
                 answer_types: bool = True) -> tuple[int, int]:
     """(unanswerable refused, answerable refused) on the tune half."""
     tuning = [s for s in samples if s.part == "tune"]
-    refused = [bool(answer_types and s.evidence.unstated) or score(s.evidence, weights) < threshold
-               for s in tuning]
+    refused = _refused(tuning, weights, threshold, answer_types)
     return (sum(r for r, s in zip(refused, tuning) if s.unanswerable),
             sum(r for r, s in zip(refused, tuning) if not s.unanswerable))
 
