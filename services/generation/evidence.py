@@ -54,6 +54,9 @@ NAVIGATION = re.compile(r"^(see|refer to|for more (information|details)|to learn
                         re.IGNORECASE)
 NGRAM = 8  # a unit sharing an 8-word run with one already quoted says it again
 MIN_INTRO_TERMS = 2  # "Note:" or "Important:" introduce nothing worth quoting
+# a console block right after a command's block is what the command prints ("Folder exclusion
+# configured successfully"): quoted alone it says nothing and spends the budget
+OUTPUT_LANGUAGES = {"console", "output"}
 
 
 def structure(unit: Unit) -> float:
@@ -145,7 +148,8 @@ def segments(found: list[Candidate], block_chars: int) -> list[Segment]:
     """Each unit alone, and each introducing sentence with the block it introduces (or, when the
     block is long, with each of the block's units). An intro is never quoted alone: "Advanced
     hunting action type:" without what it introduces says nothing."""
-    made = [Segment([c]) for c in found if not c.unit.ends_with_colon]
+    made = [Segment([c]) for i, c in enumerate(found)
+            if not c.unit.ends_with_colon and not _prints_output_of(found[i - 1] if i else None, c)]
     for i, intro in enumerate(found):
         following = found[i + 1] if i + 1 < len(found) else None
         if not (intro.unit.ends_with_colon and following and following.source is intro.source
@@ -159,6 +163,14 @@ def segments(found: list[Candidate], block_chars: int) -> list[Segment]:
         else:
             made.extend(Segment([intro, c]) for c in block)
     return made
+
+
+def _prints_output_of(previous: Candidate | None, candidate: Candidate) -> bool:
+    """Whether a code block is the output of the command block just before it."""
+    return (previous is not None and previous.source is candidate.source
+            and candidate.unit.kind == previous.unit.kind == "code"
+            and candidate.unit.language in OUTPUT_LANGUAGES
+            and previous.unit.language not in OUTPUT_LANGUAGES)
 
 
 def term_weights(question: str, stats: TermStats) -> dict[str, float]:

@@ -23,6 +23,13 @@ NGRAM = 8
 CODE = re.compile(r"```.*?```", re.DOTALL)
 # the model sometimes opens with a Q&A label ("A:\nTo create a custom allow indicator, …")
 ANSWER_LABEL = re.compile(r"^(?:A|Answer|answer):\s+")
+# a sentence that stops where its claim should come ("A hash value of the [1]") says nothing
+DANGLING = re.compile(r"\b(?:the|a|an|of|to|for|with|and|or|from|that|is|are|was|be|as|your|its|"
+                      r"their|this|these|than|into)$", re.IGNORECASE)  # not "sign in", "turned on"
+# a piece that goes on ("Otherwise, run [2]:", "If none of the above steps help, [1]", an open
+# '{ "cloudService":{') joins what follows, like a fragment
+CONTINUES = re.compile(r"[:,;(\[{]$")
+PAIRS = ("()", "[]", "{}")
 
 
 @dataclass
@@ -66,19 +73,21 @@ class LeadGate:
         """The unfinished last sentence, checked like the others."""
         rest, self.pending = self.pending, ""
         # a checked lead's trailing fragment ("3.") says nothing; unchecked (`ft`) "Yes." does
-        fragment = not rest.strip() or (self.sources is not None
-                                         and not support.says_something(rest))
+        fragment = not rest.strip() or (self.sources is not None and (
+            not support.says_something(rest) or unfinished(rest)))
         out = "" if self.stopped or fragment else self._release(rest)
         self.released.append(out)
         return out
 
     def _boundary(self) -> re.Match[str] | None:
-        """The end of the first whole sentence: a fragment ("1.", "Note:") joins what follows."""
+        """The end of the first whole sentence: a fragment ("1.", "Note:") or a piece that breaks
+        off ("run the following:", "If none of the above help,") joins what follows."""
         if self.pending.count("```") % 2:  # inside a code block: wait for its end
             return None
         return next((match for match in BOUNDARY.finditer(self.pending)
                      if not self.pending[:match.start()].count("```") % 2  # not inside one
-                     and support.says_something(self.pending[:match.end()])), None)
+                     and support.says_something(self.pending[:match.end()])
+                     and not continues(self.pending[:match.end()])), None)
 
     def _release(self, sentence: str) -> str:
         text = ANSWER_LABEL.sub("", sentence.strip())
@@ -88,6 +97,10 @@ class LeadGate:
             self.stopped = "repeated"
             return ""
         text = clean_text(text, self.allowed_urls, self.source_count)
+        if self.sources is not None and unfinished(text):
+            self.dropped.append(DroppedSentence(text=text, reason="unfinished: it stops before "
+                                                                  "saying anything"))
+            return ""
         if self.sources is not None:
             verdict = support.check(text, self.sources, self.min_coverage)
             if not verdict.supported:
@@ -126,3 +139,20 @@ class LeadGate:
 
     def checked_sentences(self) -> int:
         return len(self.kept) + len(self.dropped)
+
+
+def _plain(sentence: str) -> str:
+    return CODE.sub(" ", support.CITATION.sub("", sentence)).strip().rstrip(".").rstrip()
+
+
+def continues(piece: str) -> bool:
+    """Whether a piece goes on after its line: it ends on a colon or comma, or leaves a bracket
+    or a code span open (a fenced block may hold any text)."""
+    plain = _plain(piece)
+    return (bool(CONTINUES.search(plain)) or plain.count("`") % 2 == 1
+            or any(plain.count(open_) != plain.count(close) for open_, close in PAIRS))
+
+
+def unfinished(sentence: str) -> bool:
+    """Whether a sentence breaks off before its claim, or never closes what it opened."""
+    return continues(sentence) or bool(DANGLING.search(_plain(sentence)))

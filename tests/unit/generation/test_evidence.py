@@ -234,3 +234,21 @@ def test_each_part_of_a_question_gets_its_unit() -> None:
     assert [item.text for item in items] == [
         "The processor cores minimum on Windows devices is 2, with 4 cores preferred.",
         "These requirements come in addition to the operating system requirements."]
+
+
+def test_what_a_command_prints_is_never_quoted_alone() -> None:
+    """A console block right after a command's block is its output ("Folder exclusion configured
+    successfully"): short, full of the question's words, and no answer without the command."""
+    examples = "\n\n".join(
+        f"```bash\nmdatp exclusion folder {verb} --path /var/log/ --scope epp\n```\n\n"
+        f"```console\nFolder exclusion {verb}d successfully\n```" for verb in ("add", "remove"))
+    text = "You can add or remove a folder exclusion with the epp scope.\n\n" + examples
+    items = choose("how do I add an epp folder exclusion for mdatp?",
+                   number_sources([hit("linux-exclusions", 2.0, text=text)]))
+    texts = [item.text for item in items]
+    assert "mdatp exclusion folder add --path /var/log/ --scope epp" in texts
+    assert not [t for t in texts if "successfully" in t]
+    standalone = "```console\nmdatp health --field real_time_protection_enabled\n```"
+    alone = choose("how do I check real time protection with mdatp health?",
+                   number_sources([hit("health", 2.0, text="Run:\n\n" + standalone)]))
+    assert "mdatp health --field real_time_protection_enabled" in [i.text for i in alone]

@@ -101,7 +101,7 @@ def test_a_sentence_the_evidence_below_already_quotes_is_left_out_but_counted_su
     assert not lead.dropped and len(lead.kept) == 1 and lead.text == out.strip()
     short = LeadGate(support.prepare(SOURCES), allowed_urls(SOURCES), len(SOURCES), 0.6, 10,
                      evidence=["Run it in an elevated PowerShell window:\nSet-MpPreference"])
-    assert not feed_in_pieces(short, "Run it in an elevated PowerShell window [1]:\n")
+    assert not feed_in_pieces(short, "Run it in an elevated PowerShell window [1].\n")
     assert len(short.quoted) == 1  # a line under 8 words, said again word for word
     listed = "The above shows that 187 events were registered:\n- 102 for Blocked\n- 85 for Audited"
     counts = number_sources([hit("asr-events", text=listed)])
@@ -130,3 +130,28 @@ def test_without_sources_a_short_answer_is_still_an_answer() -> None:
     lead = gate(checked=False)
     assert feed_in_pieces(lead, "Yes.").strip() == "Yes." and lead.text == "Yes."
 
+
+
+def test_a_sentence_that_breaks_off_is_never_shown() -> None:
+    """Fault injected: the model stops mid-claim ("A hash value of the [1]"), then opens a
+    bracket it never closes before its output ends."""
+    lead = gate()
+    out = feed_in_pieces(lead, "Run Set-MpPreference in an elevated PowerShell window of the [1].\n"
+                               "Run Set-MpPreference -EnableControlledFolderAccess AuditMode [1]. "
+                               'Set the proxy with mdatp config proxy { "cloudService" [1].\n')
+    assert out.strip() == "Run Set-MpPreference -EnableControlledFolderAccess AuditMode [1]."
+    assert [d.reason.split(":")[0] for d in lead.dropped] == ["unfinished"]
+    trailing = gate()  # cut off by the token limit: a fragment, not a claim
+    assert feed_in_pieces(trailing, "Set the proxy with mdatp config proxy set on Linux, [1]") == ""
+    assert not trailing.dropped and not trailing.kept
+
+
+def test_an_intro_joins_what_it_introduces() -> None:
+    """A line ending in a colon is no sentence of its own: the command under it completes it."""
+    lead = gate()
+    out = feed_in_pieces(lead, "Run the following in PowerShell [1]:\n"
+                               "Set-MpPreference -EnableControlledFolderAccess AuditMode\n")
+    assert lead.kept == [out.strip()] and "AuditMode" in out and not lead.dropped
+    alone = gate()
+    assert feed_in_pieces(alone, "Run the following in an elevated PowerShell window [1]:\n") == ""
+    assert not alone.dropped and not alone.kept
