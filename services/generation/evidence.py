@@ -20,12 +20,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from services.generation.evidence_layout import arrange
 from services.generation.support import LIST_MARKER
 from services.generation.units import Unit, row_body, row_header, split_units
 from shared.platforms import elsewhere, platforms
 from shared.schemas import EvidenceItem, SourceRef
 from shared.settings_sections import EvidenceSettings
-from shared.terms import content_terms, has_term, slugify, stems, word_runs, words
+from shared.terms import content_terms, has_term, stems, word_runs, words
 
 HOW = re.compile(r"\b(how|command|cmdlet|run|script|configure|enable|disable|turn|set|setting|"
                  r"registry|path|value|parameter|syntax|install|deploy|check|verify|schedule|"
@@ -230,8 +231,7 @@ def select(made: list[Segment], settings: EvidenceSettings) -> list[Candidate]:
     covered: set[str] = set()
     left = settings.budget_chars
     while pool and len(chosen) < settings.max_units:
-        segment = max(pool, key=lambda s: s.score - settings.lexical_weight * sum(
-            weight for term, weight in s.held.items() if term in covered))
+        segment = max(pool, key=lambda s: _still_worth(s, covered, tables, settings))
         pool.remove(segment)
         if segment.members[0].page != page and segment.score < top * settings.other_page_ratio:
             continue
@@ -247,6 +247,16 @@ def select(made: list[Segment], settings: EvidenceSettings) -> list[Candidate]:
             left -= cost
             covered |= segment.held.keys()
     return chosen
+
+
+def _still_worth(segment: Segment, covered: set[str], tables: set[tuple[int, str]],
+                 settings: EvidenceSettings) -> float:
+    """A segment's score less the lexical credit of the question terms quoted already; more rows
+    of a table already quoted keep theirs ("which registry values …": the rows answer together)."""
+    if all(c.unit.kind == "row" and _table(c) in tables for c in segment.members):
+        return segment.score
+    return segment.score - settings.lexical_weight * sum(
+        weight for term, weight in segment.held.items() if term in covered)
 
 
 def quoted_cost(new: list[Candidate], tables: set[tuple[int, str]]) -> int:
@@ -268,31 +278,10 @@ def _table(candidate: Candidate) -> tuple[int, str]:
 def _grams(candidate: Candidate) -> set[tuple[str, ...]]:
     if candidate.unit.kind == "code":
         return set()  # a log or script may repeat itself: it is quoted as it is
-    return set(word_runs(candidate.unit.text, NGRAM))
-
-
-def arrange(chosen: list[Candidate]) -> list[EvidenceItem]:
-    """Grouped by source number, in document order inside each; rows of one table merged."""
-    items: list[EvidenceItem] = []
-    for candidate in sorted(chosen, key=lambda c: (c.source.n, c.unit.position)):
-        unit, source = candidate.unit, candidate.source
-        last = items[-1] if items else None
-        if (last and unit.kind == "row" and last.kind == "row" and last.n == source.n
-                and row_header(unit) and last.text.startswith(row_header(unit))):
-            items[-1] = last.model_copy(update={"text": f"{last.text}\n{row_body(unit)}"})
-            continue
-        items.append(EvidenceItem(n=source.n, kind=unit.kind, text=unit.text,
-                                  url=unit_link(source, unit), language=unit.language))
-    return items
-
-
-def unit_link(source: SourceRef, unit: Unit) -> str:
-    """The source's url#anchor, or the anchor of the sub-heading the unit sits under when the
-    passage holds several sections."""
-    anchor = slugify(unit.heading) if unit.heading else ""
-    if anchor and anchor in source.anchors:
-        return f"{source.url.split('#')[0]}#{anchor}"
-    return source.url
+    # a row's own line: the rows of one table share its header ("| Group Policy | Registry key |
+    # Registry entry | Value |" and each row's first word "Configure …" made one 8-word run)
+    return set(word_runs(row_body(candidate.unit) if candidate.unit.kind == "row"
+                         else candidate.unit.text, NGRAM))
 
 
 def choose(question: str, found: list[Candidate], stats: TermStats,

@@ -252,3 +252,19 @@ def test_what_a_command_prints_is_never_quoted_alone() -> None:
     alone = choose("how do I check real time protection with mdatp health?",
                    number_sources([hit("health", 2.0, text="Run:\n\n" + standalone)]))
     assert "mdatp health --field real_time_protection_enabled" in [i.text for i in alone]
+
+
+def test_the_rows_of_a_quoted_table_answer_together() -> None:
+    """Two rows of one table hold the same question terms and open with the same word after the
+    shared header: neither the redundancy check nor the per-term credit may keep the second out
+    while a sentence that says less takes its place."""
+    header = "| Group Policy | Registry key | Registry entry | Value |\n| --- | --- | --- | --- |"
+    rows = ["| Configure authenticated proxy usage for telemetry | `HKLM\\DataCollection` | "
+            "`DisableEnterpriseAuthProxy` | 1 |",
+            "| Configure telemetry | `HKLM\\DataCollection` | `TelemetryProxyServer` | ip:port |"]
+    text = ("The static proxy for telemetry is set in the registry.\n\n"
+            + "\n".join([header, *rows]) + "\n\nThe registry proxy applies to telemetry traffic.")
+    items = choose("which registry values set a static proxy for telemetry?",
+                   number_sources([hit("configure-proxy-internet", 2.0, text=text)]))
+    quoted = "\n".join(item.text for item in items)
+    assert "DisableEnterpriseAuthProxy" in quoted and "TelemetryProxyServer" in quoted
