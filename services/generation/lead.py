@@ -29,6 +29,9 @@ DANGLING = re.compile(r"\b(?:the|a|an|of|to|for|with|and|or|from|that|is|are|was
 # a piece that goes on ("Otherwise, run [2]:", "If none of the above steps help, [1]", an open
 # '{ "cloudService":{') joins what follows, like a fragment
 CONTINUES = re.compile(r"[:,;(\[{]$")
+# the model sometimes asks the question back ("Question: when is controlled folder access …?"):
+# a question answers nothing
+ASKS = re.compile(r"^(?:Q|Question):|\?$", re.IGNORECASE)
 PAIRS = ("()", "[]", "{}")
 
 
@@ -98,8 +101,8 @@ class LeadGate:
             return ""
         text = clean_text(text, self.allowed_urls, self.source_count)
         if self.sources is not None and unfinished(text):
-            self.dropped.append(DroppedSentence(text=text, reason="unfinished: it stops before "
-                                                                  "saying anything"))
+            self.dropped.append(DroppedSentence(text=text, reason="unfinished: it breaks off or "
+                                                                  "asks instead of saying"))
             return ""
         if self.sources is not None:
             verdict = support.check(text, self.sources, self.min_coverage)
@@ -154,5 +157,7 @@ def continues(piece: str) -> bool:
 
 
 def unfinished(sentence: str) -> bool:
-    """Whether a sentence breaks off before its claim, or never closes what it opened."""
-    return continues(sentence) or bool(DANGLING.search(_plain(sentence)))
+    """Whether a sentence breaks off before its claim, never closes what it opened, or asks
+    instead of saying."""
+    plain = _plain(sentence)
+    return continues(sentence) or bool(DANGLING.search(plain) or ASKS.search(plain))

@@ -133,14 +133,15 @@ def test_without_sources_a_short_answer_is_still_an_answer() -> None:
 
 
 def test_a_sentence_that_breaks_off_is_never_shown() -> None:
-    """Fault injected: the model stops mid-claim ("A hash value of the [1]"), then opens a
-    bracket it never closes before its output ends."""
+    """Fault injected: the model stops mid-claim ("A hash value of the [1]"), asks the question
+    back, then opens a bracket it never closes before its output ends."""
     lead = gate()
     out = feed_in_pieces(lead, "Run Set-MpPreference in an elevated PowerShell window of the [1].\n"
+                               "Question: how do I run Set-MpPreference in PowerShell [1]?\n"
                                "Run Set-MpPreference -EnableControlledFolderAccess AuditMode [1]. "
                                'Set the proxy with mdatp config proxy { "cloudService" [1].\n')
     assert out.strip() == "Run Set-MpPreference -EnableControlledFolderAccess AuditMode [1]."
-    assert [d.reason.split(":")[0] for d in lead.dropped] == ["unfinished"]
+    assert [d.reason.split(":")[0] for d in lead.dropped] == ["unfinished", "unfinished"]
     trailing = gate()  # cut off by the token limit: a fragment, not a claim
     assert feed_in_pieces(trailing, "Set the proxy with mdatp config proxy set on Linux, [1]") == ""
     assert not trailing.dropped and not trailing.kept
