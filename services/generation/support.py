@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from services.generation.units import split_units
 from shared.schemas import SourceRef
-from shared.terms import STOPWORDS, stems
+from shared.terms import STOPWORDS, stems, words
 
 SPECIFIC = re.compile(r"`[^`]+`|(?<![\w/\\])(?:[\w.-]*\d[\w.-]*|[\w%:.-]*[\\/_][\w%\\/.-]+|"
                       r"[\w-]+\.(?:exe|sh|py|log|xml|json|plist|cmd|ps1|pkg|dll)|"
@@ -43,6 +43,7 @@ class Unit:
     stems: set[str]
     negations: int
     text: str  # lower-cased, for verbatim token checks
+    plain: str = ""  # its words, space-separated: a sentence copied from it stands in it as is
 
 
 @dataclass(frozen=True)
@@ -60,8 +61,8 @@ def prepare(sources: Sequence[SourceRef]) -> list[SourceText]:
     prepared = []
     for source in sources:
         body = " ".join([source.title, *source.heading_path, source.text])
-        units = [Unit(stems(u.text), len(NEGATION.findall(u.text)), u.text.lower())
-                 for u in split_units(source.text)]
+        units = [Unit(stems(u.text), len(NEGATION.findall(u.text)), u.text.lower(),
+                      f" {' '.join(words(u.text))} ") for u in split_units(source.text)]
         heading = " ".join([source.title, *source.heading_path])
         prepared.append(SourceText(source.n, body.lower(), stems(body), units, stems(heading),
                                    heading.lower()))
@@ -103,10 +104,19 @@ def check(sentence: str, sources: Sequence[SourceText], min_coverage: float) -> 
         return Verdict(False, best.n, coverage, f"only {coverage:.0%} of its terms are in a source")
     if reason := _not_verbatim(plain, best, windows[best.n], min_coverage):
         return Verdict(False, best.n, coverage, reason)
-    closest = max(best.units, key=lambda unit: len(own & unit.stems), default=Unit(set(), 0, ""))
-    if len(NEGATION.findall(plain)) != closest.negations:
+    if len(NEGATION.findall(plain)) != closest_unit(plain, own, best).negations:
         return Verdict(False, best.n, coverage, "negates what the source says (or the reverse)")
     return Verdict(True, best.n, coverage)
+
+
+def closest_unit(plain: str, own: set[str], source: SourceText) -> Unit:
+    """The unit a sentence restates: one that holds it word for word ("- Do not send samples"
+    is that item, not "- Send all samples automatically" with as many shared terms), else the
+    one sharing most of its terms."""
+    copied = f" {' '.join(words(plain))} "
+    return next((unit for unit in source.units if copied.strip() and copied in unit.plain),
+                max(source.units, key=lambda unit: len(own & unit.stems),
+                    default=Unit(set(), 0, "")))
 
 
 def _not_verbatim(plain: str, best: SourceText, windows: list[tuple[float, str]],

@@ -91,3 +91,15 @@ def test_a_command_stands_in_the_source_as_written_and_where_its_words_are(
                                               hit("configure-cloud-block-timeout", text=TIMEOUT)]))
     verdict = support.check(sentence, sources, 0.7)
     assert verdict.supported is supported and reason in verdict.reason, verdict
+
+
+def test_a_line_copied_word_for_word_is_checked_against_the_line_it_copies() -> None:
+    """Fault injected: the model copies "- Do not send samples", and the item before it,
+    "- Send all samples automatically", shares as many terms; the negation check compared the
+    copy with that item and called it a contradiction."""
+    options = ("You can choose from several options:\n\n- Send all samples automatically\n"
+               "- Do not send samples\n- Send safe samples automatically")
+    sources = support.prepare(number_sources([hit("sample-submission", text=options)]))
+    assert support.check("- Do not send samples [1]", sources, 0.7).supported
+    flipped = support.check("- Send samples [1]", sources, 0.7)  # a piece of the negated line
+    assert not flipped.supported and "negates" in flipped.reason
