@@ -132,7 +132,8 @@ async def answer_events(engine: Engine, prepared: Prepared, sampling: Sampling,
     async for item in engine.stream(prepared.weights, prepared.prompt, sampling, prepared.prefix):
         if isinstance(item, Piece):
             pieces, first = pieces + 1, first or time.perf_counter()
-        text = gate.feed(item.text) if isinstance(item, Piece) else gate.flush()
+        text = gate.feed(item.text) if isinstance(item, Piece) \
+            else gate.flush(cut=item.finish_reason == "length")
         if isinstance(item, Finished):
             finished = item
         if text:

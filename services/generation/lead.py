@@ -33,6 +33,7 @@ CONTINUES = re.compile(r"[:,;(\[{]$")
 # a question answers nothing
 ASKS = re.compile(r"^(?:Q|Question):|\?$", re.IGNORECASE)
 PAIRS = ("()", "[]", "{}")
+MAX_JOINED = 400  # a bracket left open joins this much at most: it must not swallow the lead
 
 
 @dataclass
@@ -72,12 +73,14 @@ class LeadGate:
         self.released.extend(out)
         return "".join(out)
 
-    def flush(self) -> str:
-        """The unfinished last sentence, checked like the others."""
+    def flush(self, cut: bool = False) -> str:
+        """The unfinished last sentence, checked like the others; `cut`: the token limit ended
+        the generation, and a sentence it cut off mid-claim is no sentence the model finished
+        (not shown, not counted). One the model itself ended mid-claim is dropped and counted."""
         rest, self.pending = self.pending, ""
         # a checked lead's trailing fragment ("3.") says nothing; unchecked (`ft`) "Yes." does
         fragment = not rest.strip() or (self.sources is not None and (
-            not support.says_something(rest) or unfinished(rest)))
+            not support.says_something(rest) or (cut and unfinished(rest))))
         out = "" if self.stopped or fragment else self._release(rest)
         self.released.append(out)
         return out
@@ -90,7 +93,8 @@ class LeadGate:
         return next((match for match in BOUNDARY.finditer(self.pending)
                      if not self.pending[:match.start()].count("```") % 2  # not inside one
                      and support.says_something(self.pending[:match.end()])
-                     and not continues(self.pending[:match.end()])), None)
+                     and (match.end() > MAX_JOINED or not continues(self.pending[:match.end()]))),
+                    None)
 
     def _release(self, sentence: str) -> str:
         text = ANSWER_LABEL.sub("", sentence.strip())

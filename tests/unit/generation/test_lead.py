@@ -141,10 +141,22 @@ def test_a_sentence_that_breaks_off_is_never_shown() -> None:
                                "Run Set-MpPreference -EnableControlledFolderAccess AuditMode [1]. "
                                'Set the proxy with mdatp config proxy { "cloudService" [1].\n')
     assert out.strip() == "Run Set-MpPreference -EnableControlledFolderAccess AuditMode [1]."
-    assert [d.reason.split(":")[0] for d in lead.dropped] == ["unfinished", "unfinished"]
-    trailing = gate()  # cut off by the token limit: a fragment, not a claim
-    assert feed_in_pieces(trailing, "Set the proxy with mdatp config proxy set on Linux, [1]") == ""
-    assert not trailing.dropped and not trailing.kept
+    assert [d.reason.split(":")[0] for d in lead.dropped] == ["unfinished"] * 3
+    ended = gate()  # the model ended its output mid-claim: not shown, and counted
+    assert feed_in_pieces(ended, "Set the proxy with mdatp config proxy set on Linux, [1]") == ""
+    assert [d.reason.split(":")[0] for d in ended.dropped] == ["unfinished"]
+    cut = gate()  # the token limit cut it off: no sentence the model finished
+    assert cut.feed("Run Set-MpPreference -EnableControlledFolderAccess AuditMode [1]. Set the "
+                    "proxy with mdatp config proxy set with the").startswith("Run Set-MpPreference")
+    assert cut.flush(cut=True) == "" and not cut.dropped and len(cut.kept) == 1
+    swallowing = gate()  # an open bracket joins a few lines, not the rest of the lead
+    filler = "".join(f"{word} sets the proxy on Linux.\n" for word in (
+        "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine", "Ten", "Eleven",
+        "Twelve", "Thirteen", "Fourteen", "Fifteen", "Sixteen"))
+    out = feed_in_pieces(swallowing, "Run Set-MpPreference (in PowerShell [1].\n" + filler
+                         + "Run Set-MpPreference -EnableControlledFolderAccess AuditMode [1].\n")
+    assert out.strip().endswith("Run Set-MpPreference -EnableControlledFolderAccess AuditMode [1].")
+    assert swallowing.dropped[0].reason.startswith("unfinished") and "(in" not in out
 
 
 def test_an_intro_joins_what_it_introduces() -> None:
@@ -155,4 +167,4 @@ def test_an_intro_joins_what_it_introduces() -> None:
     assert lead.kept == [out.strip()] and "AuditMode" in out and not lead.dropped
     alone = gate()
     assert feed_in_pieces(alone, "Run the following in an elevated PowerShell window [1]:\n") == ""
-    assert not alone.dropped and not alone.kept
+    assert not alone.kept and len(alone.dropped) == 1
