@@ -1,8 +1,8 @@
 """The model's lead, released one finished sentence at a time.
 
 Each sentence is checked before anyone sees it: a sentence (or an 8-word run) the answer already
-said, or a sentence that says a run twice, stops the generation; a sentence the sources do not
-support is dropped and recorded; a supported one that repeats an 8-word run of the evidence quoted
+said, or a sentence that says a run twice, stops the generation; a sentence that breaks off or
+asks, or that the sources do not support, is dropped and recorded; a supported one that repeats an 8-word run of the evidence quoted
 below it is left out (the answer would say it twice); the others get the `[n]` of the source that
 supports them best and only the URLs the sources hold.
 Without sources (`ft`) sentences are not checked for support, and no URL survives.
