@@ -61,12 +61,17 @@ class Encoder:
                 self._turns.notify_all()
 
     def embed(self, texts: list[str]) -> list[list[float]]:
-        """Normalised vectors, one per text."""
-        vectors: list[list[float]] = []
-        for start in range(0, len(texts), SLICE):
+        """Normalised vectors, one per text, in the texts' order. They go to the model shortest
+        first: a slice is padded to its longest text, and slices of like lengths waste less
+        (an index run's 256 chunks embed 1.3x faster, `ops.bench.embed_order`)."""
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        vectors: list[list[float]] = [[] for _ in texts]
+        for start in range(0, len(order), SLICE):
+            indices = order[start:start + SLICE]
             with self._turn(urgent=len(texts) <= SLICE):
                 part = self.model.encode(
-                    texts[start:start + SLICE], batch_size=self.batch_size,
+                    [texts[i] for i in indices], batch_size=self.batch_size,
                     normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
-            vectors.extend(part.tolist())
+            for i, vector in zip(indices, part.tolist()):
+                vectors[i] = vector
         return vectors

@@ -31,6 +31,19 @@ def test_embed_returns_normalised_384_dim_vectors(embedding: TestClient) -> None
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
 
 
+def test_a_bulk_request_gets_each_texts_own_vector_in_its_order(embedding: TestClient) -> None:
+    """The model sees the texts shortest first (less padding); the answer keeps the request's
+    order: each vector is the one that text gets alone."""
+    texts = ["Onboard Linux servers behind a proxy with the mdatp command-line tool " * 4,
+             "mdatp health", "Set-MpPreference -EnableControlledFolderAccess AuditMode " * 2,
+             "ASR", "Recipe for buttermilk pancakes with plenty of syrup and butter", "EDR"]
+    batch = np.array(embedding.post("/embed", json={"texts": texts, "kind": "passage"}
+                                    ).json()["vectors"])
+    alone = np.array([embedding.post("/embed", json={"texts": [text], "kind": "passage"}
+                                     ).json()["vectors"][0] for text in texts])
+    assert np.allclose(batch, alone, atol=1e-4)
+
+
 def test_similar_texts_are_closer_than_unrelated(embedding: TestClient) -> None:
     texts = ["How do I onboard a Linux device?", "Onboarding Linux servers to Defender",
              "Recipe for buttermilk pancakes"]
