@@ -3,9 +3,9 @@ alternating rounds in one process (`services.embedding.encoder.Encoder.embed` so
 
     .venv/bin/python -m ops.bench.embed_order [--pages 40] [--rounds 3]
 
-Chunks come from pages of ../shared/site cleaned and chunked by the indexer's own code, in
-requests of 256 (an index run's request size); "as it arrives" encodes the same 16-text slices
-in the request's order, as `embed` did before it sorted.
+Chunks come from pages of ../shared/site cleaned and chunked by the indexer's own code
+(`ops.bench.trainer.docsite_chunks`), in requests of 256 (an index run's request size); "as it
+arrives" encodes the same 16-text slices in the request's order, as `embed` did before it sorted.
 """
 
 from __future__ import annotations
@@ -15,24 +15,21 @@ import random
 import statistics
 import time
 
+from ops.bench.trainer import docsite_chunks
 from services.embedding.encoder import SLICE, Encoder
-from shared.settings import PROJECT_ROOT, get_settings
+from shared.settings import get_settings
 
-SITE = PROJECT_ROOT.parent / "shared" / "site"
 REQUEST = 256
 
 
 def chunk_texts(pages: int, seed: int = 7) -> list[str]:
     """The embedded text of every chunk of a sample of the site's pages, in page order."""
-    from services.indexer.chunking import chunk_page
-    from services.indexer.cleaning import clean_html
-
-    files = sorted(SITE.rglob("*.html"))
-    random.Random(seed).shuffle(files)
-    processing = get_settings().processing
-    return [chunk.embed_text for path in files[:pages]
-            for chunk in chunk_page(clean_html(path.read_text(encoding="utf-8", errors="replace")),
-                                    page_id="x", url=str(path), page_hash="h", settings=processing)]
+    by_page: dict[str, list[str]] = {}
+    for chunk in docsite_chunks():
+        by_page.setdefault(chunk.page_id, []).append(chunk.embed_text)
+    sample = sorted(by_page)
+    random.Random(seed).shuffle(sample)
+    return [text for page in sample[:pages] for text in by_page[page]]
 
 
 def as_it_arrives(encoder: Encoder, texts: list[str]) -> None:

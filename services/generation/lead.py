@@ -152,16 +152,19 @@ def _plain(sentence: str) -> str:
     return CODE.sub(" ", support.CITATION.sub("", sentence)).strip().rstrip(".").rstrip()
 
 
+def _goes_on(plain: str) -> bool:
+    return (bool(CONTINUES.search(plain)) or plain.count("`") % 2 == 1
+            or any(plain.count(open_) != plain.count(close) for open_, close in PAIRS))
+
+
 def continues(piece: str) -> bool:
     """Whether a piece goes on after its line: it ends on a colon or comma, or leaves a bracket
     or a code span open (a fenced block may hold any text)."""
-    plain = _plain(piece)
-    return (bool(CONTINUES.search(plain)) or plain.count("`") % 2 == 1
-            or any(plain.count(open_) != plain.count(close) for open_, close in PAIRS))
+    return _goes_on(_plain(piece))
 
 
 def unfinished(sentence: str) -> bool:
     """Whether a sentence breaks off before its claim, never closes what it opened, or asks
     instead of saying."""
     plain = _plain(sentence)
-    return continues(sentence) or bool(DANGLING.search(plain) or ASKS.search(plain))
+    return _goes_on(plain) or bool(DANGLING.search(plain) or ASKS.search(plain))

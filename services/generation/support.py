@@ -114,9 +114,9 @@ def closest_unit(plain: str, own: set[str], source: SourceText) -> Unit:
     is that item, not "- Send all samples automatically" with as many shared terms), else the
     one sharing most of its terms."""
     copied = f" {' '.join(words(plain))} "
-    return next((unit for unit in source.units if copied.strip() and copied in unit.plain),
-                max(source.units, key=lambda unit: len(own & unit.stems),
-                    default=Unit(set(), 0, "")))
+    verbatim = (unit for unit in source.units if copied in unit.plain) if copied.strip() else ()
+    return next(iter(verbatim), None) or max(source.units, key=lambda unit: len(own & unit.stems),
+                                             default=Unit(set(), 0, ""))
 
 
 def _not_verbatim(plain: str, best: SourceText, windows: list[tuple[float, str]],
