@@ -102,6 +102,7 @@ class GenerateDone(BaseModel):
     answer_id: str = ""  # what POST /feedback votes on
     lead: str = ""  # the model's checked sentences (the streamed `token` text)
     evidence: list[EvidenceItem] = []
+    lead_candidates: int = 1  # leads written side by side; the best supported one is shown
     lead_sentences: int = 0  # generated sentences kept (each passed the support check)
     lead_quoted: int = 0  # supported ones left out: they repeat words the evidence below quotes
     dropped: list[DroppedSentence] = []  # generated sentences the sources do not support

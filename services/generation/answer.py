@@ -12,8 +12,16 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-from services.generation import citations, pipeline, prompting, refusal, sources, support
-from services.generation.engine import Engine, Finished, Piece, Sampling
+from services.generation import (
+    citations,
+    lead_choice,
+    pipeline,
+    prompting,
+    refusal,
+    sources,
+    support,
+)
+from services.generation.engine import Engine, Finished, Sampling
 from services.generation.feedback import FeedbackStore
 from services.generation.lead import LeadGate
 from services.generation.pipeline import Prepared
@@ -128,23 +136,31 @@ async def answer_events(engine: Engine, prepared: Prepared, sampling: Sampling,
         yield {"event": "evidence", "data": {
             "evidence": [item.model_dump() for item in prepared.evidence],
             "time_to_evidence_ms": round(prepared.retrieval_ms + prepared.evidence_ms, 1)}}
-    gate, finished, pieces, first = gate_for(prepared, settings), None, 0, 0.0
-    async for item in engine.stream(prepared.weights, prepared.prompt, sampling, prepared.prefix):
-        if isinstance(item, Piece):
-            pieces, first = pieces + 1, first or time.perf_counter()
-        text = gate.feed(item.text) if isinstance(item, Piece) \
-            else gate.flush(cut=item.finish_reason == "length")
-        if isinstance(item, Finished):
-            finished = item
-        if text:
+    run = await lead(engine, prepared, sampling, settings)
+    if run is None:  # one lead: streamed as its sentences pass the check
+        run = lead_choice.LeadRun(gate_for(prepared, settings))
+        async for text in lead_choice.write(engine, prepared, sampling, run):
             yield {"event": "token", "data": {"text": text}}
-        if gate.stopped:
-            break  # leaving the stream cancels the generation
+    elif text := "".join(run.gate.released):
+        yield {"event": "token", "data": {"text": text}}
+    gate, finished = run.gate, run.finished
     if finished is None:  # cut short: the counts the engine did not get to report
-        finished = cut_short(gate.stopped, len(prepared.prompt), pieces, started, first)
+        finished = cut_short(gate.stopped, len(prepared.prompt), run.pieces, started, run.first)
     final = citations.compose(gate.text, prepared.evidence, prepared.sources)
-    done = done_event(prepared, gate.text, final, finished, started, gate)
+    done = done_event(prepared, gate.text, final, finished, started, gate, run.candidates)
     yield {"event": "done", "data": done.model_dump()}
+
+
+async def lead(engine: Engine, prepared: Prepared, sampling: Sampling,
+               settings: Settings) -> lead_choice.LeadRun | None:
+    """The best of `infer.lead_candidates` leads over the evidence, written side by side (None:
+    one lead, streamed as it is written)."""
+    count = settings.infer.lead_candidates if prepared.evidence else 1
+    if count < 2:
+        return None
+    gates = [gate_for(prepared, settings) for _ in range(count)]
+    return await lead_choice.best(engine, prepared, sampling, gates,
+                                  settings.infer.lead_candidate_temperature)
 
 
 def cut_short(reason: str | None, prompt: int, pieces: int, started: float,
@@ -156,7 +172,8 @@ def cut_short(reason: str | None, prompt: int, pieces: int, started: float,
 
 
 def done_event(prepared: Prepared, lead: str, text: str, finished: Finished | None,
-               started: float, gate: LeadGate | None = None) -> GenerateDone:
+               started: float, gate: LeadGate | None = None,
+               candidates: int = 1) -> GenerateDone:
     total = (time.perf_counter() - started) * 1000
     refused = prepared.verdict.refused
     body = text.split(citations.footer(prepared.sources))[0] if prepared.sources else text
@@ -178,6 +195,7 @@ def done_event(prepared: Prepared, lead: str, text: str, finished: Finished | No
         cited=[] if refused else citations.cited(body, len(prepared.sources)),
         index_empty=prepared.index_empty, evidence=prepared.evidence,
         dropped=gate.dropped if gate else [], stopped=gate.stopped if gate else None,
-        lead_sentences=len(gate.kept) if gate else 0, lead_quoted=len(gate.quoted) if gate else 0,
+        lead_candidates=candidates, lead_sentences=len(gate.kept) if gate else 0,
+        lead_quoted=len(gate.quoted) if gate else 0,
         evidence_scoring=prepared.evidence_scoring)
 

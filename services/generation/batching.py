@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -99,7 +100,8 @@ class Job:
     prompt: list[int]
     sampling: Sampling
     emit: Callable[[Any], None]
-    prefix: tuple[int, ...] = ()
+    prefix: tuple[int, ...] = ()  # the system prompt's tokens (its KV is cached)
+    shared: tuple[int, ...] = ()  # a longer prefix other jobs share: a question's lead candidates
     cancel: threading.Event = field(default_factory=threading.Event)
     submitted: float = field(default_factory=time.perf_counter)
     started: float | None = None  # admitted by the MLX thread
@@ -121,28 +123,46 @@ class Job:
                            (self.tokens - 1) / decode if self.tokens > 1 and decode > 0 else 0.0))
 
 
+def prefix_levels(job: Job) -> list[tuple[int, ...]]:
+    """The job's cacheable prompt prefixes, shortest first: the system prompt, then the prompt its
+    sibling lead candidates share."""
+    return list(dict.fromkeys(level for level in (job.prefix, job.shared) if len(level) >= 2
+                              and len(job.prompt) > len(level)
+                              and tuple(job.prompt[:len(level)]) == level))
+
+
 class PrefixCache:
     """KV caches of prompt prefixes (the system prompts) for one model."""
 
-    def __init__(self, model: Any, step: int) -> None:
-        self.model, self.step = model, step
-        self.caches: dict[tuple[int, ...], list[Any]] = {}
+    def __init__(self, model: Any, step: int, entries: int = 8) -> None:
+        self.model, self.step, self.entries = model, step, entries
+        # the system prompts, and a question's prompt while its lead candidates start
+        self.caches: OrderedDict[tuple[int, ...], list[Any]] = OrderedDict()
 
-    def lookup(self, prefix: tuple[int, ...], prompt: list[int]) -> tuple[list[Any] | None, int]:
-        """Copies of the prefix's cache and its length, when the prompt starts with the prefix."""
-        if len(prefix) < 2 or len(prompt) <= len(prefix) or tuple(prompt[:len(prefix)]) != prefix:
+    def lookup(self, job: Job) -> tuple[list[Any] | None, int]:
+        """Copies of the cache of the job's longest prefix and its length (None, 0: it has none);
+        a prefix is computed once, from the cache of the shorter one when there is one."""
+        levels = prefix_levels(job)
+        if not levels:
             return None, 0
-        if prefix not in self.caches:
-            self.caches[prefix] = self._compute(prefix)
-        return [_copy(cache) for cache in self.caches[prefix]], len(prefix)
+        for i, level in enumerate(levels):
+            if level not in self.caches:
+                start = self.caches.get(levels[i - 1]) if i else None
+                self.caches[level] = self._compute(level, start)
+            self.caches.move_to_end(level)
+        while len(self.caches) > self.entries:
+            self.caches.popitem(last=False)
+        longest = levels[-1]
+        return [_copy(cache) for cache in self.caches[longest]], len(longest)
 
-    def _compute(self, tokens: tuple[int, ...]) -> list[Any]:
+    def _compute(self, tokens: tuple[int, ...], start: list[Any] | None) -> list[Any]:
         import mlx.core as mx
         from mlx_lm.models.cache import make_prompt_cache
 
-        cache = make_prompt_cache(self.model)
-        for start in range(0, len(tokens), self.step):
-            self.model(mx.array(tokens[start:start + self.step])[None], cache=cache)
+        cache = [_copy(c) for c in start] if start else make_prompt_cache(self.model)
+        done = cache[0].offset if start else 0
+        for first in range(done, len(tokens), self.step):
+            self.model(mx.array(tokens[first:first + self.step])[None], cache=cache)
             mx.eval([c.state for c in cache])
         log.info("cached the KV of a %d-token prompt prefix", len(tokens))
         return cache
@@ -164,7 +184,8 @@ def _copy(cache: Any) -> Any:
 class Batch:
     """The requests decoding on one set of weights."""
 
-    def __init__(self, weights: LoadedWeights, size: int, step: int, prefix_cache: bool) -> None:
+    def __init__(self, weights: LoadedWeights, size: int, step: int, prefix_cache: bool,
+                 prefix_entries: int = 8) -> None:
         from mlx_lm.generate import BatchGenerator
 
         self.weights = weights
@@ -173,7 +194,7 @@ class Batch:
                                         completion_batch_size=size, prefill_batch_size=1,
                                         prefill_step_size=step)
         if prefix_cache and weights.prefix is None:
-            weights.prefix = PrefixCache(weights.model, step)  # lives as long as the weights
+            weights.prefix = PrefixCache(weights.model, step, prefix_entries)  # lives as long as the weights
         self.prefixes: PrefixCache | None = weights.prefix if prefix_cache else None
         self.jobs: dict[int, Job] = {}
         self.samplers: dict[tuple[float, float, int], Any] = {}  # one object per setting: rows sample together
@@ -188,7 +209,7 @@ class Batch:
     def add(self, job: Job) -> None:
         from mlx_lm.sample_utils import make_sampler
 
-        cache, job.cached = (self.prefixes.lookup(job.prefix, job.prompt) if self.prefixes
+        cache, job.cached = (self.prefixes.lookup(job) if self.prefixes
                              else (None, 0))
         job.detokenizer = self.weights.tokenizer.detokenizer
         key = (job.sampling.temperature, job.sampling.top_p, job.sampling.top_k)

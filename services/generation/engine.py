@@ -143,9 +143,14 @@ class Engine:
                        f"{self.settings.infer.queue_size}", retry_after=5)
 
     async def stream(self, weights: LoadedWeights, prompt: list[int], sampling: Sampling,
-                     prefix: tuple[int, ...] = ()) -> AsyncIterator[Piece | Finished]:
-        """Pieces of text as tokens are decoded, then Finished; leaving early stops the work."""
-        self.check_capacity()
+                     prefix: tuple[int, ...] = (), shared: tuple[int, ...] = (),
+                     sibling: bool = False) -> AsyncIterator[Piece | Finished]:
+        """Pieces of text as tokens are decoded, then Finished; leaving early stops the work.
+        `prefix`: the system prompt's tokens, `shared`: a longer prefix other requests share (both
+        are computed once and cached); a `sibling` (another lead of an admitted answer) is not
+        turned away by the queue's bound, its answer was admitted."""
+        if not sibling:
+            self.check_capacity()
         self.pending += 1
         loop = asyncio.get_running_loop()
         events: asyncio.Queue[Any] = asyncio.Queue()
@@ -153,7 +158,7 @@ class Engine:
         def emit(item: Any) -> None:
             loop.call_soon_threadsafe(events.put_nowait, item)
 
-        job = Job(weights, prompt, sampling, emit, prefix)
+        job = Job(weights, prompt, sampling, emit, prefix, shared)
         self.inbox.put(job)
         try:
             while True:

@@ -117,7 +117,9 @@ class LeadGate:
                 return ""
             text = support.attribute(text, verdict)
         plain = support.CITATION.sub("", text)
-        lines = [" ".join(words(part)) for part in BOUNDARY.split(plain) if words(part)]
+        # a numbering line ("1.") says nothing: it does not make a quoted line the lead's own
+        lines = [" ".join(own) for part in BOUNDARY.split(plain)
+                 if (own := words(part)) and not all(word.isdigit() for word in own)]
         said_below = (bool(lines) and all(line in self._evidence_lines for line in lines)
                       or bool(set(word_runs(plain, NGRAM)) & self._evidence_ngrams))
         (self.quoted if said_below else self.kept).append(text)

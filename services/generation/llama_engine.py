@@ -125,7 +125,7 @@ class LlamaBackend:
             adapters = (llama_cpp.llama_adapter_lora_p_ctypes * 1)(adapter)
             llama_cpp.llama_set_adapters_lora(context.ctx, adapters, 1, (ctypes.c_float * 1)(1.0))
         return Slots(context, self.model, infer.batch_size, model.llama_context,
-                     model.llama_batch, infer.prefix_cache)
+                     model.llama_batch, infer.prefix_cache, infer.prefix_cache_entries)
 
     def _check_vocabulary(self) -> None:
         """Prompts arrive as the Hugging Face tokenizer's ids: llama.cpp must read them the same."""

@@ -12,11 +12,11 @@ import codecs
 import ctypes
 import logging
 import time
-from collections import deque
-from dataclasses import dataclass
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
 from typing import Any
 
-from services.generation.batching import Job, Piece, Sampling
+from services.generation.batching import Job, Piece, Sampling, prefix_levels
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,8 @@ class Row:
     sampler: Any
     todo: list[int]  # prompt tokens not yet in the KV cache
     pos: int = 0  # tokens in the KV cache
-    save_at: int = 0  # save this sequence's KV as the prefix's once `pos` reaches it
+    # save this sequence's KV as a prefix's once `pos` reaches each of these (shortest first)
+    saves: list[int] = field(default_factory=list)
     token: int | None = None  # sampled, fed at the next step
     last: int | None = None  # the last generated token (Sampling.following)
     logits: int = -1  # this step's output index in the batch
@@ -92,7 +93,7 @@ class Slots:
     """The requests decoding on one llama.cpp context (one per loaded weights)."""
 
     def __init__(self, context: Any, model: Any, size: int, per_sequence: int, chunk: int,
-                 prefix_cache: bool) -> None:
+                 prefix_cache: bool, prefix_entries: int = 8) -> None:
         import llama_cpp
         from llama_cpp._internals import LlamaBatch
 
@@ -102,7 +103,10 @@ class Slots:
         self.free = list(range(size))
         self.rows: list[Row] = []
         self.waiting: deque[Job] = deque()
-        self.prefixes: dict[tuple[int, ...], Any] = {}
+        # the system prompts, and a question's prompt while its lead candidates start: the
+        # least recently used goes first
+        self.prefixes: OrderedDict[tuple[int, ...], Any] = OrderedDict()
+        self.prefix_entries = prefix_entries
 
     def __len__(self) -> int:
         return len(self.rows) + len(self.waiting)
@@ -119,8 +123,11 @@ class Slots:
             self._release(row)
             log.info("stopped a generation: the client went away")
         self.waiting = deque(job for job in self.waiting if not job.cancel.is_set())
+        held: list[Job] = []
         while self.waiting and self.free:
-            self._start(self.waiting.popleft())
+            job = self.waiting.popleft()
+            (held.append if self._being_filled(job) else self._start)(job)
+        self.waiting.extendleft(reversed(held))
         if self.rows:
             self._decode(self._fill())
 
@@ -132,19 +139,28 @@ class Slots:
             job.emit(error)
         self.waiting.clear()
 
+    def _being_filled(self, job: Job) -> bool:
+        """Another request is computing one of this job's prefixes now: the job waits a step and
+        restores it (a question's lead candidates share their whole prompt)."""
+        if not self.prefix_cache or not any(row.saves for row in self.rows):
+            return False
+        filling = {tuple(row.job.prompt[:n]) for row in self.rows for n in row.saves}
+        return any(level in filling for level in prefix_levels(job))
+
     def _start(self, job: Job) -> None:
         self.free.sort(reverse=True)  # lowest id first: llama.cpp batches only consecutive ids
         sampler = make_sampler(job.sampling, self.model.n_vocab())
         row = Row(job, self.free.pop(), sampler, list(job.prompt))
-        prefix = job.prefix if self.prefix_cache else ()
-        starts = len(job.prompt) > len(prefix) and tuple(job.prompt[:len(prefix)]) == prefix
-        if len(prefix) >= 2 and starts:
-            if prefix in self.prefixes and self._restore(row.seq, self.prefixes[prefix]):
-                row.pos, row.todo = len(prefix), list(job.prompt[len(prefix):])
-            elif prefix not in self.prefixes:
-                row.save_at = len(prefix)
+        levels = prefix_levels(job) if self.prefix_cache else []
+        restored = next((level for level in reversed(levels) if level in self.prefixes
+                         and self._restore(row.seq, self.prefixes[level])), ())
+        if restored:
+            self.prefixes.move_to_end(restored)
+            row.pos, row.todo = len(restored), list(job.prompt[len(restored):])
+        row.saves = [len(level) for level in levels
+                     if len(level) > len(restored) and level not in self.prefixes]
         # the first request fills the cache and reads from it, as on MLX (PrefixCache.lookup)
-        job.cached, job.started = max(row.pos, row.save_at), time.perf_counter()
+        job.cached, job.started = max([row.pos, *row.saves]), time.perf_counter()
         job.detokenizer = Detokenizer(self.model.vocab)
         self.rows.append(row)
 
@@ -162,8 +178,8 @@ class Slots:
             room = self.chunk - n
             if not row.todo or room <= 0:
                 continue
-            if row.save_at > row.pos:  # stop at the end of the prefix to save its KV alone
-                room = min(room, row.save_at - row.pos)
+            if row.saves:  # stop at the end of a prefix to save its KV alone
+                room = min(room, row.saves[0] - row.pos)
             part = row.todo[:room]
             n = self._put(batch, n, part, row, len(part) == len(row.todo))
         batch.n_tokens = n
@@ -189,9 +205,11 @@ class Slots:
             raise RuntimeError(f"llama_decode returned {code} (no room in the KV cache?)")
         now = time.perf_counter()
         for row in list(self.rows):
-            if row.save_at and row.pos == row.save_at:
+            if row.saves and row.pos == row.saves[0]:
                 self.prefixes[tuple(row.job.prompt[:row.pos])] = self._save(row.seq)
-                row.save_at = 0
+                if len(self.prefixes) > self.prefix_entries:
+                    self.prefixes.popitem(last=False)
+                row.saves.pop(0)
             if row.logits >= 0:
                 self._lean(row)
                 token = self.lib.llama_sampler_sample(row.sampler.sampler, self.context.ctx,

@@ -42,7 +42,8 @@ class MlxBackend:
         if key not in self.batches:
             infer = self.settings.infer
             self.batches[key] = Batch(job.weights, infer.batch_size,
-                                      self.settings.model.prefill_step_size, infer.prefix_cache)
+                                      self.settings.model.prefill_step_size, infer.prefix_cache,
+                                      infer.prefix_cache_entries)
         try:
             self.batches[key].add(job)
         except Exception as error:

@@ -53,7 +53,7 @@ class ScriptedEngine:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.real, name)
 
-    async def stream(self, *_: Any) -> Any:
+    async def stream(self, *_: Any, **__: Any) -> Any:
         from services.generation.engine import Finished, Piece
 
         for i in range(0, len(self.text), 4):
@@ -86,3 +86,39 @@ def test_generated_sentences_are_checked_before_they_are_final(
         assert gone not in done["text"] and any(gone in d["text"] for d in done["dropped"])
     else:
         assert done["lead"].count("Controlled folder access protects") == 1
+
+
+class CandidateEngine(ScriptedEngine):
+    """A stand-in for the model (mechanics only): each generation streams the next script."""
+
+    def __init__(self, real: Any, scripts: list[str]) -> None:
+        super().__init__(real, "")
+        self.scripts, self.calls = scripts, 0
+
+    async def stream(self, *args: Any, **kwargs: Any) -> Any:
+        self.text, self.calls = self.scripts[self.calls % len(self.scripts)], self.calls + 1
+        async for item in super().stream(*args, **kwargs):
+            yield item
+
+
+def test_the_best_supported_of_the_lead_candidates_is_shown(
+        stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fault injected: the greedy lead invents a fact; a sampled one keeps to the documentation.
+    The answer shows the supported one and drops nothing of it; without candidates the invented
+    sentence is dropped and the lead keeps only what the sources hold."""
+    from services.generation import answer
+
+    invented = "The Contoso agent needs port 4711 open on every router. "
+    documented = "Run Set-MpPreference -EnableControlledFolderAccess AuditMode in PowerShell. "
+    scripted = CandidateEngine(stack.engine, [invented + documented, documented, invented])
+    real_events = answer.answer_events
+    monkeypatch.setattr(answer, "answer_events",
+                        lambda _engine, *args: real_events(scripted, *args))
+    done = stack.ask(question=kit.QUESTION, mode="rag")
+    assert scripted.calls == 3 and done["lead_candidates"] == 3
+    assert "AuditMode" in done["lead"] and not done["dropped"]  # the second: all supported
+    monkeypatch.setattr(stack.settings.infer, "lead_candidates", 1)
+    scripted.calls = 0
+    single = stack.ask(question=kit.QUESTION, mode="rag")
+    assert scripted.calls == 1 and single["lead_candidates"] == 1
+    assert "AuditMode" in single["lead"] and "Contoso" in single["dropped"][0]["text"]

@@ -108,6 +108,13 @@ def test_a_sentence_the_evidence_below_already_quotes_is_left_out_but_counted_su
     items = LeadGate(support.prepare(counts), allowed_urls(counts), 1, 0.6, 10, evidence=[listed])
     assert not feed_in_pieces(items, "- 102 for Blocked\n- 85 for Audited [1]\n")
     assert len(items.quoted) == 1  # two short list lines, joined (the first says too little alone)
+    methods = "Supported proxy configurations:\n- Proxy autoconfig (PAC)\n- Manual static proxy"
+    proxies = number_sources([hit("mac-install", text=methods)])
+    numbered = LeadGate(support.prepare(proxies), allowed_urls(proxies), 1, 0.6, 10,
+                        evidence=[methods])
+    # a sampled lead numbered a copied line: "1." says nothing, the line is still the evidence's
+    assert not feed_in_pieces(numbered, "1.\n- Proxy autoconfig (PAC) [1]\n")
+    assert len(numbered.quoted) == 1 and not numbered.kept
 
 
 def test_a_run_across_two_quoted_units_counts_as_said_below() -> None:
