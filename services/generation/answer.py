@@ -153,9 +153,11 @@ async def answer_events(engine: Engine, prepared: Prepared, sampling: Sampling,
 
 async def lead(engine: Engine, prepared: Prepared, sampling: Sampling,
                settings: Settings) -> lead_choice.LeadRun | None:
-    """The best of `infer.lead_candidates` leads over the evidence, written side by side (None:
-    one lead, streamed as it is written)."""
-    count = settings.infer.lead_candidates if prepared.evidence else 1
+    """The best of `infer.lead_candidates` leads over the evidence, written side by side in the
+    batch rows other requests leave free (None: one lead, streamed as it is written): under load
+    an answer writes fewer, so the others do not wait for its alternatives."""
+    free = settings.infer.batch_size - engine.pending
+    count = min(settings.infer.lead_candidates, free) if prepared.evidence else 1
     if count < 2:
         return None
     gates = [gate_for(prepared, settings) for _ in range(count)]

@@ -194,7 +194,8 @@ class Batch:
                                         completion_batch_size=size, prefill_batch_size=1,
                                         prefill_step_size=step)
         if prefix_cache and weights.prefix is None:
-            weights.prefix = PrefixCache(weights.model, step, prefix_entries)  # lives as long as the weights
+            # lives as long as the weights
+            weights.prefix = PrefixCache(weights.model, step, prefix_entries)
         self.prefixes: PrefixCache | None = weights.prefix if prefix_cache else None
         self.jobs: dict[int, Job] = {}
         self.samplers: dict[tuple[float, float, int], Any] = {}  # one object per setting: rows sample together

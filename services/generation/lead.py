@@ -25,7 +25,8 @@ CODE = re.compile(r"```.*?```", re.DOTALL)
 ANSWER_LABEL = re.compile(r"^(?:A|Answer|answer):\s+")
 # a sentence that stops where its claim should come ("A hash value of the [1]") says nothing
 DANGLING = re.compile(r"\b(?:the|a|an|of|to|for|with|and|or|from|that|is|are|was|be|as|your|its|"
-                      r"their|this|these|than|into)$", re.IGNORECASE)  # not "sign in", "turned on"
+                      r"their|this|these|than|into|can|could|will|would|should|must|may|might)$",
+                      re.IGNORECASE)  # not "sign in", "turned on"
 # a piece that goes on ("Otherwise, run [2]:", "If none of the above steps help, [1]", an open
 # '{ "cloudService":{') joins what follows, like a fragment
 CONTINUES = re.compile(r"[:,;(\[{]$")
@@ -121,11 +122,18 @@ class LeadGate:
         lines = [" ".join(own) for part in BOUNDARY.split(plain)
                  if (own := words(part)) and not all(word.isdigit() for word in own)]
         said_below = (bool(lines) and all(line in self._evidence_lines for line in lines)
-                      or bool(set(word_runs(plain, NGRAM)) & self._evidence_ngrams))
+                      or bool(set(word_runs(self._after_shown(plain), NGRAM))
+                              & self._evidence_ngrams))
         (self.quoted if said_below else self.kept).append(text)
         if len(self.kept) + len(self.quoted) >= self.max_sentences:
             self.stopped = "sentences"
         return "" if said_below else text + sentence[len(sentence.rstrip()):]
+
+    def _after_shown(self, plain: str) -> str:
+        """The sentence after the last words shown before it: the evidence below may hold a run
+        across the two ("… on Windows or Windows Server." / "- Block at first sight …")."""
+        before = words(support.CITATION.sub("", self.kept[-1]))[1 - NGRAM:] if self.kept else []
+        return " ".join([*before, plain])
 
     def _repeats(self, text: str) -> bool:
         """True when the sentence, or any 8-word run of it, was said before in this answer, or

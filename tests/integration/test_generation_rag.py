@@ -122,7 +122,8 @@ def test_a_client_that_disconnects_stops_its_generation(stack: Stack) -> None:
     assert not stack.engine.busy
 
 
-def test_concurrent_requests_decode_together(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+def widest_batch(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """[the most requests one engine step has decoded together], updated as steps run."""
     backend = stack.engine.backend
     widest, step = [0], backend.step
 
@@ -131,6 +132,11 @@ def test_concurrent_requests_decode_together(stack: Stack, monkeypatch: pytest.M
         step()
 
     monkeypatch.setattr(backend, "step", recording)
+    return widest
+
+
+def test_concurrent_requests_decode_together(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    widest = widest_batch(stack, monkeypatch)
     results: list[dict[str, Any]] = []
     questions = ["What is controlled folder access?", "What is a Linux exclusion?",
                  "What is block at first sight?"]
@@ -299,15 +305,8 @@ def test_rag_leads_are_written_side_by_side_on_one_prompt_computed_once(
     other candidates restore it (every candidate reads all but its last token from the cache).
     Fault injected: the queue has room for one more request only; the answer takes it, and its
     other candidates are not turned away half-way through the answer."""
-    monkeypatch.setattr(stack.engine, "pending", stack.settings.infer.queue_size - 1)
-    backend = stack.engine.backend
-    widest, step = [0], backend.step
-
-    def recording() -> None:
-        widest[0] = max(widest[0], backend.rows())
-        step()
-
-    monkeypatch.setattr(backend, "step", recording)
+    monkeypatch.setattr(stack.settings.infer, "queue_size", 1)
+    widest = widest_batch(stack, monkeypatch)
     caplog.set_level(logging.INFO, logger="services.generation")
     question = "Which PowerShell cmdlet turns on controlled folder access in audit mode?"
     done = stack.ask(question=question, mode="rag", max_tokens=24, temperature=0)
@@ -316,7 +315,11 @@ def test_rag_leads_are_written_side_by_side_on_one_prompt_computed_once(
     assert [r.getMessage() for r in caplog.records].count(prompt) == 1  # not once per candidate
     assert done["lead_candidates"] == candidates >= 2 and widest[0] >= 2
     assert done["usage"]["cached_tokens"] == done["usage"]["prompt_tokens"] - 1
-    assert stack.engine.pending == stack.settings.infer.queue_size - 1  # all three accounted
+    assert stack.engine.pending == 0  # all three accounted for
+    # under load (fault injected: the batch's other rows are taken) an answer writes one lead
+    monkeypatch.setattr(stack.engine, "pending", stack.settings.infer.batch_size - 1)
+    monkeypatch.setattr(stack.settings.infer, "queue_size", 8)
+    assert stack.ask(question=question, mode="rag", max_tokens=24)["lead_candidates"] == 1
 
 
 def test_a_client_that_leaves_a_rag_answer_stops_every_lead_candidate(stack: Stack) -> None:

@@ -131,6 +131,20 @@ def test_a_run_across_two_quoted_units_counts_as_said_below() -> None:
     assert not out.strip() and len(lead.quoted) == 1 and not lead.kept
 
 
+def test_a_run_from_the_sentence_shown_before_into_the_next_counts_as_said_below() -> None:
+    """Fault injected: two lead sentences whose 8-word run across them ("… on Windows or Windows
+    Server." / "- Block at first sight …") is the printed evidence's run across two list items:
+    the answer would say it twice, so the second is left out (counted supported)."""
+    text = ("- Block at first sight blocks files on Windows or Windows Server.\n"
+            "- Block at first sight uses the cloud protection backend for downloaded files.")
+    page = number_sources([hit("configure-block-at-first-sight", text=text)])
+    lead = LeadGate(support.prepare(page), allowed_urls(page), 1, 0.6, 10, evidence=[text])
+    out = feed_in_pieces(lead, "- It blocks files on Windows or Windows Server [1].\n"
+                               "- Block at first sight is a cloud protection backend check [1].\n")
+    assert out.strip() == "- It blocks files on Windows or Windows Server [1]."
+    assert len(lead.kept) == 1 and len(lead.quoted) == 1
+
+
 def test_without_sources_a_short_answer_is_still_an_answer() -> None:
     """Fault injected: an `ft` answer with a single content word; nothing is checked there, so
     it must reach the user (the fragment rule is for checked leads)."""
@@ -152,6 +166,9 @@ def test_a_sentence_that_breaks_off_is_never_shown() -> None:
     ended = gate()  # the model ended its output mid-claim: not shown, and counted
     assert feed_in_pieces(ended, "Set the proxy with mdatp config proxy set on Linux, [1]") == ""
     assert [d.reason.split(":")[0] for d in ended.dropped] == ["unfinished"]
+    modal = gate()  # a sentence never ends on "can": the claim is missing
+    assert feed_in_pieces(modal, "In many cases, Set-MpPreference can [1]\n") == ""
+    assert [d.reason.split(":")[0] for d in modal.dropped] == ["unfinished"]
     cut = gate()  # the token limit cut it off: no sentence the model finished
     assert cut.feed("Run Set-MpPreference -EnableControlledFolderAccess AuditMode [1]. Set the "
                     "proxy with mdatp config proxy set with the").startswith("Run Set-MpPreference")
