@@ -118,10 +118,13 @@ class LeadGate:
                 return ""
             text = support.attribute(text, verdict)
         plain = support.CITATION.sub("", text)
-        # a numbering line ("1.") says nothing: it does not make a quoted line the lead's own
+        # a numbering line ("1.") or a lone word ("sudo", a command cut short) says nothing: it
+        # does not make a quoted line the lead's own
         lines = [" ".join(own) for part in BOUNDARY.split(plain)
-                 if (own := words(part)) and not all(word.isdigit() for word in own)]
+                 if len(own := words(part)) > 1 and not all(word.isdigit() for word in own)]
+        # one line of three words or more that the evidence prints would be said twice
         said_below = (bool(lines) and all(line in self._evidence_lines for line in lines)
+                      or any(line in self._evidence_lines for line in lines if line.count(" ") > 1)
                       or bool(set(word_runs(self._after_shown(plain), NGRAM))
                               & self._evidence_ngrams))
         (self.quoted if said_below else self.kept).append(text)

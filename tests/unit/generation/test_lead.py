@@ -115,6 +115,14 @@ def test_a_sentence_the_evidence_below_already_quotes_is_left_out_but_counted_su
     # a sampled lead numbered a copied line: "1." says nothing, the line is still the evidence's
     assert not feed_in_pieces(numbered, "1.\n- Proxy autoconfig (PAC) [1]\n")
     assert len(numbered.quoted) == 1 and not numbered.kept
+    cut = LeadGate(support.prepare(proxies), allowed_urls(proxies), 1, 0.6, 10, evidence=[methods])
+    # the quoted intro with the first word of a command the model did not finish
+    assert not feed_in_pieces(cut, "Supported proxy configurations:\nsudo [1]\n")
+    assert len(cut.quoted) == 1 and not cut.kept
+    more = LeadGate(support.prepare(proxies), allowed_urls(proxies), 1, 0.6, 10, evidence=[methods])
+    assert not feed_in_pieces(more, "Supported proxy configurations:\n- Manual static proxy or "
+                                    "proxy autoconfig [1]\n")
+    assert len(more.quoted) == 1 and not more.kept  # its second line is new, its first is not
 
 
 def test_a_run_across_two_quoted_units_counts_as_said_below() -> None:
