@@ -33,6 +33,7 @@ class Sampling:
     follow: dict[int, tuple[int, ...]] | None = None
     follow_bias: float = 0.0
     top_k: int = 0  # sample among the k likeliest tokens only (0: all)
+    seed: int | None = None  # a fixed seed for sampling (None: a new one each time)
 
     @property
     def penalised(self) -> bool:
@@ -213,6 +214,10 @@ class Batch:
         cache, job.cached = (self.prefixes.lookup(job) if self.prefixes
                              else (None, 0))
         job.detokenizer = self.weights.tokenizer.detokenizer
+        if job.sampling.seed is not None:  # rows share mlx's generator: the same when alone
+            import mlx.core as mx
+
+            mx.random.seed(job.sampling.seed)
         key = (job.sampling.temperature, job.sampling.top_p, job.sampling.top_k)
         sampler = self.samplers.setdefault(key, make_sampler(temp=key[0], top_p=key[1],
                                                              top_k=key[2]))

@@ -64,9 +64,11 @@ async def write(engine: Engine, prepared: Prepared, sampling: Sampling, run: Lea
 async def best(engine: Engine, prepared: Prepared, sampling: Sampling, gates: list[LeadGate],
                temperature: float) -> LeadRun:
     """One lead per gate, written together: the first with the request's sampling, the others at
-    `temperature` at least; the best supported (ties: the earliest) is returned."""
-    others = replace(sampling, temperature=max(sampling.temperature, temperature))
-    samplings = [sampling] + [others] * (len(gates) - 1)
+    `temperature` at least; the best supported (ties: the earliest) is returned. A greedy request
+    gets the same answer each time: its other leads sample with fixed seeds."""
+    greedy = sampling.temperature <= 0
+    samplings = [sampling] + [replace(sampling, temperature=max(sampling.temperature, temperature),
+                                      seed=i if greedy else None) for i in range(1, len(gates))]
     shared = tuple(prepared.prompt[:-1])  # the whole prompt: computed once, restored by the rest
 
     async def drain(run: LeadRun, candidate: Sampling) -> LeadRun:

@@ -71,7 +71,8 @@ def make_sampler(sampling: Sampling, n_vocab: int) -> Any:
         if sampling.top_p < 1.0:
             sampler.add_top_p(sampling.top_p, 1)
         sampler.add_temp(sampling.temperature)
-        sampler.add_dist(int(time.time_ns() & 0x7FFFFFFF))
+        seed = sampling.seed if sampling.seed is not None else time.time_ns() & 0x7FFFFFFF
+        sampler.add_dist(int(seed))
     return sampler
 
 

@@ -136,9 +136,13 @@ async def chunks(events: AsyncIterator[dict[str, Any]], model: str) -> AsyncIter
 
 
 def rest_of(text: str, streamed: str) -> str:
-    """What the final answer adds after the streamed lead."""
+    """What the final answer adds after the streamed lead (the client has the lead's trailing
+    line break already: it is not sent twice)."""
     lead = streamed.rstrip()
-    return text[len(lead):] if text.startswith(lead) else ("\n\n" if lead else "") + text
+    if not text.startswith(lead):
+        return ("\n\n" if lead else "") + text
+    rest, trailing = text[len(lead):], streamed[len(lead):]
+    return rest[len(trailing):] if rest.startswith(trailing) else rest
 
 
 def openai_router(engine: Engine, retrieval: RetrievalClient, embedder: EmbeddingClient,

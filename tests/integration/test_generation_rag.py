@@ -316,6 +316,8 @@ def test_rag_leads_are_written_side_by_side_on_one_prompt_computed_once(
     assert done["lead_candidates"] == candidates >= 2 and widest[0] >= 2
     assert done["usage"]["cached_tokens"] == done["usage"]["prompt_tokens"] - 1
     assert stack.engine.pending == 0  # all three accounted for
+    again = stack.ask(question=question, mode="rag", max_tokens=24, temperature=0)
+    assert again["text"] == done["text"]  # greedy: the sampled leads have fixed seeds
     # under load (fault injected: the batch's other rows are taken) an answer writes one lead
     monkeypatch.setattr(stack.engine, "pending", stack.settings.infer.batch_size - 1)
     monkeypatch.setattr(stack.settings.infer, "queue_size", 8)

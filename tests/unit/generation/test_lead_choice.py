@@ -63,6 +63,8 @@ def test_the_best_supported_lead_is_chosen_and_the_candidates_share_the_prompt()
     assert run.index == 1 and run.candidates == 3 and not run.gate.dropped
     assert "AuditMode" in run.gate.text
     assert [call["sampling"].temperature for call in engine.calls] == [0.0, 0.7, 0.7]
+    # a greedy request's answer is the same each time: its sampled leads have fixed seeds
+    assert [call["sampling"].seed for call in engine.calls] == [None, 1, 2]
     assert {call["shared"] for call in engine.calls} == {(1, 2, 3, 4)}  # all but the last token
     assert [call["sibling"] for call in engine.calls] == [False, True, True]
 

@@ -48,3 +48,12 @@ def test_completion_carries_sources_and_evidence_in_fields_and_content() -> None
     assert message["evidence"][0]["text"] == "Run it." and body["evidence"] == message["evidence"]
     assert message["sources"][0]["n"] == 1 and body["sources"] == message["sources"]
     assert body["usage"]["total_tokens"] == 14
+
+
+def test_a_streamed_lead_and_the_rest_make_the_final_text() -> None:
+    """The lead arrived with its line break; the rest of the answer must not add it again."""
+    text = "- Defender for Endpoint on Linux [2]\n\nFrom the documentation:\n\n> quoted [1]"
+    for streamed in ("- Defender for Endpoint on Linux [2]\n",
+                     "- Defender for Endpoint on Linux [2]", ""):
+        assert streamed + openai_api.rest_of(text, streamed) == text
+    assert openai_api.rest_of(text, "another lead") == "\n\n" + text  # a lead the final text does not hold
