@@ -132,13 +132,31 @@ def prefix_levels(job: Job) -> list[tuple[int, ...]]:
                               and tuple(job.prompt[:len(level)]) == level))
 
 
+class Prefixes(OrderedDict[tuple[int, ...], Any]):
+    """Saved KV of prompt prefixes (the system prompts, and a question's prompt while its lead
+    candidates start), least recently used first out; both engines keep theirs here."""
+
+    def __init__(self, entries: int) -> None:
+        super().__init__()
+        self.entries = entries
+
+    def keep(self, prefix: tuple[int, ...], state: Any) -> None:
+        self[prefix] = state
+        self.use(prefix)
+        while len(self) > self.entries:
+            self.popitem(last=False)
+
+    def use(self, prefix: tuple[int, ...]) -> Any:
+        self.move_to_end(prefix)
+        return self[prefix]
+
+
 class PrefixCache:
-    """KV caches of prompt prefixes (the system prompts) for one model."""
+    """KV caches of prompt prefixes for one model (mlx-lm caches)."""
 
     def __init__(self, model: Any, step: int, entries: int = 8) -> None:
-        self.model, self.step, self.entries = model, step, entries
-        # the system prompts, and a question's prompt while its lead candidates start
-        self.caches: OrderedDict[tuple[int, ...], list[Any]] = OrderedDict()
+        self.model, self.step = model, step
+        self.caches = Prefixes(entries)
 
     def lookup(self, job: Job) -> tuple[list[Any] | None, int]:
         """Copies of the cache of the job's longest prefix and its length (None, 0: it has none);
@@ -146,15 +164,12 @@ class PrefixCache:
         levels = prefix_levels(job)
         if not levels:
             return None, 0
-        for i, level in enumerate(levels):
+        start = None
+        for level in levels:
             if level not in self.caches:
-                start = self.caches.get(levels[i - 1]) if i else None
-                self.caches[level] = self._compute(level, start)
-            self.caches.move_to_end(level)
-        while len(self.caches) > self.entries:
-            self.caches.popitem(last=False)
-        longest = levels[-1]
-        return [_copy(cache) for cache in self.caches[longest]], len(longest)
+                self.caches.keep(level, self._compute(level, start))
+            start = self.caches.use(level)
+        return [_copy(cache) for cache in start], len(levels[-1])
 
     def _compute(self, tokens: tuple[int, ...], start: list[Any] | None) -> list[Any]:
         import mlx.core as mx

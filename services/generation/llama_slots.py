@@ -12,11 +12,11 @@ import codecs
 import ctypes
 import logging
 import time
-from collections import OrderedDict, deque
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.generation.batching import Job, Piece, Sampling, prefix_levels
+from services.generation.batching import Job, Piece, Prefixes, Sampling, prefix_levels
 
 log = logging.getLogger(__name__)
 
@@ -104,10 +104,7 @@ class Slots:
         self.free = list(range(size))
         self.rows: list[Row] = []
         self.waiting: deque[Job] = deque()
-        # the system prompts, and a question's prompt while its lead candidates start: the
-        # least recently used goes first
-        self.prefixes: OrderedDict[tuple[int, ...], Any] = OrderedDict()
-        self.prefix_entries = prefix_entries
+        self.prefixes = Prefixes(prefix_entries)
 
     def __len__(self) -> int:
         return len(self.rows) + len(self.waiting)
@@ -154,9 +151,8 @@ class Slots:
         row = Row(job, self.free.pop(), sampler, list(job.prompt))
         levels = prefix_levels(job) if self.prefix_cache else []
         restored = next((level for level in reversed(levels) if level in self.prefixes
-                         and self._restore(row.seq, self.prefixes[level])), ())
+                         and self._restore(row.seq, self.prefixes.use(level))), ())
         if restored:
-            self.prefixes.move_to_end(restored)
             row.pos, row.todo = len(restored), list(job.prompt[len(restored):])
         row.saves = [len(level) for level in levels
                      if len(level) > len(restored) and level not in self.prefixes]
@@ -207,9 +203,7 @@ class Slots:
         now = time.perf_counter()
         for row in list(self.rows):
             if row.saves and row.pos == row.saves[0]:
-                self.prefixes[tuple(row.job.prompt[:row.pos])] = self._save(row.seq)
-                if len(self.prefixes) > self.prefix_entries:
-                    self.prefixes.popitem(last=False)
+                self.prefixes.keep(tuple(row.job.prompt[:row.pos]), self._save(row.seq))
                 row.saves.pop(0)
             if row.logits >= 0:
                 self._lean(row)

@@ -136,3 +136,16 @@ def long_document(tokenizer: Any, min_tokens: int = 1500) -> list[int]:
         if len(tokens) >= min_tokens:
             return tokens[:min_tokens + 100]
     raise AssertionError("corpus too small for the comparison")
+
+
+def widest_batch(engine: Any, monkeypatch: Any) -> list[int]:
+    """[the most requests one engine step has decoded together], updated as steps run."""
+    backend = engine.backend
+    widest, step = [0], backend.step
+
+    def recording() -> None:
+        widest[0] = max(widest[0], backend.rows())
+        step()
+
+    monkeypatch.setattr(backend, "step", recording)
+    return widest
