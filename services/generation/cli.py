@@ -155,7 +155,8 @@ def eval_refusal(questions: str | None = typer.Option(None, "--questions",
               "refit_tune": tuning.rates([s for s in samples if s.part == "tune"], *tuned, types),
               "current": {"refusal_weights": current[0], "refusal_threshold": current[1]},
               "current_all": tuning.rates(samples, *current, types),
-              "answer_type_refused": sorted(s.id for s in samples if types and s.evidence.unstated)}
+              "answer_type_refused": sorted(s.id for s in samples if types and s.evidence.unstated),
+              "other_product_refused": sorted(s.id for s in samples if s.evidence.other_product)}
     console.print_json(json.dumps(report)) if as_json else _table(report)
 
 
@@ -172,7 +173,8 @@ async def _samples(settings: Settings, path: Path) -> list[Any]:
         found = await retrieve(client, question.question, question.question,
                                settings.infer.top_k, settings.infer.refusal_depth)
         evidence = refusal.gather(question.question, found.found.hits, found.dense.hits,
-                                  found.keyword.hits, settings.infer.refusal_depth)
+                                  found.keyword.hits, settings.infer.refusal_depth,
+                                  settings.infer.refusal_other_products)
         samples.append(tuning.Sample(question.id, parts[question.id], not question.answerable,
                                      evidence))
     await client.close()

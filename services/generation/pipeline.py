@@ -97,7 +97,8 @@ def decide(retrieved: Retrieved, question: str, settings: Settings) -> refusal.V
     if retrieved.found.index_empty:
         return refusal.Verdict(True, "the index is empty")
     gathered = refusal.gather(question, retrieved.found.hits, retrieved.dense.hits,
-                              retrieved.keyword.hits, settings.infer.refusal_depth)
+                              retrieved.keyword.hits, settings.infer.refusal_depth,
+                              settings.infer.refusal_other_products)
     return refusal.decide(gathered, settings.infer)
 
 

@@ -1,9 +1,10 @@
 """Refusal: decide before generating whether the documentation can answer the question.
 
-A question after a price, a duration or a version is refused first when none of the passages states
-one (`answer_type`: the topic is documented, the answer is not). Otherwise a similarity cut-off
-alone separates unanswerable questions badly (AUC 0.83 here), so three kinds of evidence are
-combined: whether the dense and the keyword (BM25) retrievers agree on the pages (a question the
+A question about another product than the documented one is refused first unless a retrieved
+section is about it (`scope`), and one after a price, a duration or a version when none of the
+passages states one (`answer_type`: the topic is documented, the answer is not). Otherwise a
+similarity cut-off alone separates unanswerable questions badly (AUC 0.83 here), so three kinds of
+evidence are combined: whether the dense and the keyword (BM25) retrievers agree on the pages (a question the
 documentation answers sends both to the same page; AUC 0.89 alone), the best dense cosine, and the
 share of the question's content terms that occur in the retrieved passages. The weights and the
 threshold are tuned on half of the public questions (`mde eval refusal`) and live in settings
@@ -13,9 +14,10 @@ threshold are tuned on half of the public questions (`mde eval refusal`) and liv
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from services.generation import answer_type
+from services.generation import answer_type, scope
 from shared.platforms import elsewhere, platforms
 from shared.schemas import SearchHit, SourceRef
 from shared.settings import InferSettings
@@ -33,6 +35,7 @@ class Evidence:
     coverage: float  # share of content terms found in the passages
     missing: tuple[str, ...] = ()
     unstated: str | None = None  # what the question asks for ("a duration") that no passage states
+    other_product: str | None = None  # the product the question is about, which the docs are not
 
     def values(self) -> list[float]:
         return [self.agreement, self.dense, self.coverage]
@@ -84,7 +87,7 @@ def page_agreement(dense: list[SearchHit], keyword: list[SearchHit], depth: int)
 
 
 def gather(question: str, hits: list[SearchHit], dense: list[SearchHit],
-           keyword: list[SearchHit], depth: int) -> Evidence:
+           keyword: list[SearchHit], depth: int, products: Sequence[str] = ()) -> Evidence:
     """The evidence for one question from its hybrid, dense and keyword hits."""
     terms = content_terms(question)
     text = passage_text(hits)
@@ -96,7 +99,8 @@ def gather(question: str, hits: list[SearchHit], dense: list[SearchHit],
     return Evidence(page_agreement(on_platform(question, dense)[:depth],
                                    on_platform(question, keyword)[:depth], depth),
                     max((hit.score for hit in dense), default=0.0), coverage, missing,
-                    answer_type.unstated(question, [hit.text for hit in hits]))
+                    answer_type.unstated(question, [hit.text for hit in hits]),
+                    scope.other_product(question, hits, products))
 
 
 def score(evidence: Evidence, weights: list[float]) -> float:
@@ -104,8 +108,11 @@ def score(evidence: Evidence, weights: list[float]) -> float:
 
 
 def decide(evidence: Evidence, infer: InferSettings) -> Verdict:
-    """Refuse when the passages state nothing of what the question asks for, or when the weighted
-    evidence is below the tuned threshold."""
+    """Refuse a question about another product than the docs', one after something the passages do
+    not state, or one whose weighted evidence is below the tuned threshold."""
+    if evidence.other_product:
+        return Verdict(True, f"the question is about {evidence.other_product}, and none of the "
+                             "closest sections is")
     if infer.refusal_answer_types and evidence.unstated:
         return Verdict(True, f"the question asks for {evidence.unstated} and none of the closest "
                              "passages states one")

@@ -64,6 +64,14 @@ def test_an_on_topic_question_after_a_price_the_pages_never_state_is_refused(sta
     assert "controlled-folder" in done["sources"][0]["url"]  # the nearest page is the topic's
 
 
+def test_a_question_about_a_sibling_product_is_refused(stack: Stack) -> None:
+    """Sensor, ports and domain controllers are indexed words; Defender for Identity is not the
+    subject of any indexed section."""
+    question = "What ports does the Defender for Identity sensor need open on domain controllers?"
+    done = stack.ask(question=question, mode="rag")
+    assert done["refused"] is True and "about Defender for Identity" in done["refusal_reason"]
+
+
 def test_modes_without_an_adapter_use_the_base_weights(stack: Stack) -> None:
     model = httpx.get(stack.generation.url + "/model").json()
     assert {model[mode]["kind"] for mode in ("rag", "ft", "rag_ft")} == {"base"}
