@@ -38,8 +38,10 @@ AMOUNT_QUESTION = re.compile(r"\bhow (long|many|much|often|far|big|large|soon|fr
                              r"interval|timeout|retain|retention|expire|expires)\b", re.IGNORECASE)
 NUMBER = r"(?:\d+(?:[.,]\d+)*|one|two|three|four|five|six|seven|eight|nine|ten|twelve)"
 AMOUNT = re.compile(rf"\b{NUMBER}\s?(?:%|seconds?|minutes?|hours?|days?|weeks?|months?|years?|"
-                    r"[KMGT]B|cores?|CPUs?|times|devices|characters|files)(?!\w)|\b\d+\.\d+(?:\.\d+)+\b",
-                    re.IGNORECASE)
+                    r"[KMGT]B|cores?|CPUs?|times|devices|characters|files)(?!\w)|\b\d+\.\d+(?:\.\d+)+\b|"
+                    # a count written with thousands separators is one whatever it counts
+                    # ("a limit of 15,000 indicators per tenant")
+                    r"\b\d{1,3}(?:,\d{3})+\b", re.IGNORECASE)
 STRUCTURED = {"code": 1.0, "step": 0.6, "row": 0.6, "item": 0.3, "sentence": 0.0}
 INLINE_CODE = re.compile(r"`[^`]+`|\b[A-Z][a-z]+-[A-Z][A-Za-z]+\b|\b[a-z]+(?:_[a-z]+)+\b")
 # labels, and the docs' trial promo ("Want to experience Defender for Endpoint? Sign up for a free

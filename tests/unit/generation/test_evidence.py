@@ -147,6 +147,8 @@ def test_a_question_after_an_amount_prefers_the_unit_that_states_one() -> None:
     assert not evidence.AMOUNT.search("The block is suppressed until the user clicks allow.")
     assert evidence.AMOUNT.search("retried for up to three days")
     assert evidence.AMOUNT.search("version 101.23052.0009")
+    assert evidence.AMOUNT.search("There is a limit of 15,000 indicators per tenant.")
+    assert not evidence.AMOUNT.search("Steps 1, 2 and 3 apply to Windows 10, 11.")
 
 
 def test_a_sentence_that_only_points_elsewhere_yields_to_one_that_says_something() -> None:
