@@ -23,6 +23,9 @@ NGRAM = 8
 CODE = re.compile(r"```.*?```", re.DOTALL)
 # the model sometimes opens with a Q&A label ("A:\nTo create a custom allow indicator, …")
 ANSWER_LABEL = re.compile(r"^(?:A|Answer|answer):\s+")
+# a numbering line joins the line after it ("2.\n- Cloud-delivered protection …"): shown, it
+# numbers nothing
+LONE_NUMBER = re.compile(r"^(?:\d{1,3}[.)]|[-*\u2022])[ \t]*\n\s*")
 # a sentence that stops where its claim should come ("A hash value of the [1]") says nothing
 DANGLING = re.compile(r"\b(?:the|a|an|of|to|for|with|and|or|from|that|is|are|was|be|as|your|its|"
                       r"their|this|these|than|into|can|could|will|would|should|must|may|might)$",
@@ -98,7 +101,7 @@ class LeadGate:
                     None)
 
     def _release(self, sentence: str) -> str:
-        text = ANSWER_LABEL.sub("", sentence.strip())
+        text = LONE_NUMBER.sub("", ANSWER_LABEL.sub("", sentence.strip()))
         if not text:
             return sentence if self.kept else ""
         if self._repeats(text):

@@ -134,7 +134,26 @@ def _not_verbatim(plain: str, best: SourceText, windows: list[tuple[float, str]]
         return f"retypes a command: {command!r}"
     if cut := cut_short(plain, best.text):
         return f"cuts the source's {cut!r} short"
+    if _row_unheld(plain, best.text):
+        return "its table cells stand in no row of the source in this order"
     return ""
+
+
+def _row_unheld(plain: str, text: str) -> bool:
+    """Whether a copied table row's cells are in no row of the source in this order: every word
+    of "Don't allow child processes | No | Yes" is in the row "| Don't allow child processes |
+    Yes | No |", and it says the opposite."""
+    cells = _cells(plain)
+    rows = [_cells(line) for line in text.splitlines() if line.lstrip().startswith("|")]
+    # a copy of a row starts with one of its cells (a query's "DeviceEvents | where …" does not)
+    if len(cells) < 2 or not any(cells[0] in row for row in rows):
+        return False
+    return not any(row[i:i + len(cells)] == cells for row in rows
+                   for i in range(len(row) - len(cells) + 1))
+
+
+def _cells(line: str) -> list[str]:
+    return [cell for part in LIST_MARKER.sub("", line).split("|") if (cell := " ".join(words(part)))]
 
 
 def command_span(plain: str) -> str:

@@ -86,7 +86,13 @@ def test_a_list_marker_or_label_joins_its_sentence_instead_of_counting_as_one() 
     assert lead.kept[1].startswith("2. Set the proxy") and out.rstrip().endswith("[1].")
 
 
-def test_a_sentence_the_evidence_below_already_quotes_is_left_out_but_counted_supported() -> None:
+
+def test_a_number_on_a_line_of_its_own_is_not_shown_above_the_line_it_joined() -> None:
+    """Fault injected: the model numbers a list item on a line of its own ("2.\n- Set the proxy
+    …", seen on the held-out half); the item is the sentence, the lone number is debris."""
+    lead = gate()
+    out = feed_in_pieces(lead, "2.\n- Set the proxy with mdatp config proxy set on Linux.", seed=3)
+    assert lead.kept and lead.kept[0].startswith("- Set the proxy") and not out.startswith("2.")
     """Fault injected: the model copies an evidence unit word for word; the final answer quotes
     that unit after the lead, so showing the copy would say it twice."""
     unit = "Set the proxy with mdatp config proxy set --value http://address:port on Linux."

@@ -103,3 +103,18 @@ def test_a_line_copied_word_for_word_is_checked_against_the_line_it_copies() -> 
     assert support.check("- Do not send samples [1]", sources, 0.7).supported
     flipped = support.check("- Send samples [1]", sources, 0.7)  # a piece of the negated line
     assert not flipped.supported and "negates" in flipped.reason
+
+
+def test_a_copied_table_row_must_keep_the_sources_cells_in_order() -> None:
+    """Fault injected: the lead copied an EMET table row with its two answers swapped; every word
+    is the row's, so only the cells' order shows it says the opposite (seen on the tune half)."""
+    table = ("| Mitigation | Available under exploit protection | Available in EMET |\n"
+             "| --- | --- | --- |\n| Don't allow child processes | Yes | No |\n"
+             "| Block untrusted fonts | Yes | Yes |\nDeviceEvents | where ActionType == 'Block'")
+    sources = support.prepare(number_sources([hit("emet-mitigations", text=table)]))
+    swapped = support.check("- Don't allow child processes | No | Yes | [1]", sources, 0.6)
+    assert not swapped.supported and "no row of the source" in swapped.reason
+    assert support.check("- Don't allow child processes | Yes | No |", sources, 0.6).supported
+    assert support.check("Block untrusted fonts | Yes", sources, 0.6).supported
+    # a query's pipes are no table row
+    assert support.check("DeviceEvents | where ActionType == 'Block'", sources, 0.6).supported
