@@ -41,16 +41,27 @@ def test_rag_leads_are_written_side_by_side_on_one_prompt_computed_once(
     assert stack.ask(question=question, mode="rag", max_tokens=24)["lead_candidates"] == 1
 
 
-def test_a_client_that_leaves_a_rag_answer_stops_every_lead_candidate(stack: Stack) -> None:
-    """Fault injected: the client leaves after the evidence, while the leads are being written."""
+def test_a_client_that_leaves_a_rag_answer_stops_every_lead_candidate(
+        stack: Stack, caplog: pytest.LogCaptureFixture) -> None:
+    """Fault injected: the client leaves after the evidence, while the leads are being written.
+    The engine must stop them (its log says so): three 64-token leads end on their own within
+    the deadline on llama.cpp, so an idle engine alone would not show it."""
+    caplog.set_level(logging.INFO, logger="services.generation")
     body = {"question": kit.QUESTION, "mode": "rag", "max_tokens": 400, "temperature": 0}
     with httpx.stream("POST", stack.generation.url + "/generate", json=body, timeout=300) as reply:
         events = kit.sse(reply)
         assert next(events)[0] == "sources" and next(events)[0] == "evidence"
         deadline = time.monotonic() + 30
-        while not stack.engine.busy and time.monotonic() < deadline:
-            time.sleep(0.01)  # the candidates are decoding
-    deadline = time.monotonic() + 3  # 3 × 400 tokens take ~10 s on llama.cpp here, more on MLX
-    while stack.engine.busy and time.monotonic() < deadline:
-        time.sleep(0.1)
+        while not stack.engine.backend.rows() and time.monotonic() < deadline:
+            time.sleep(0.01)  # wait until the engine thread decodes the candidates
+    deadline = time.monotonic() + 3
+    while (stack.engine.busy or not stopped_by_client(caplog)) and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert not stack.engine.busy
+    assert stopped_by_client(caplog), "the leads ran to their end: nothing cancelled them"
+
+
+def stopped_by_client(caplog: pytest.LogCaptureFixture) -> bool:
+    """The engine thread said it stopped generations because their client left."""
+    return any(r.name.endswith(("llama_slots", "batching")) and "the client went away"
+               in r.getMessage() for r in caplog.records)
