@@ -233,13 +233,10 @@ class InferSettings(Section):
     refusal_depth: int = Field(10, ge=1, le=50)  # dense and keyword hits compared for agreement
     # refuse a question after a price, a duration or a version when no passage states one
     refusal_answer_types: bool = True
-    # products the docs are not about: a question naming one is refused unless a retrieved section's
-    # title or heading, or the closest passage, names it too (services/generation/scope.py)
-    refusal_other_products: list[str] = [
-        "Defender for Identity", "Defender for Office 365", "Defender for Cloud Apps",
-        "Defender for Cloud", "Defender for IoT", "Defender for Storage", "Defender for Servers",
-        "Defender for Business", "Defender for Containers", "Cloud App Security", "Sentinel",
-        "Purview"]
+    # products the docs are not about: refused unless a retrieved section is about it (scope.py)
+    refusal_other_products: list[str] = [f"Defender for {name}" for name in (
+        "Identity", "Office 365", "Cloud Apps", "Cloud", "IoT", "Storage", "Servers", "Business",
+        "Containers")] + ["Cloud App Security", "Sentinel", "Purview"]
 
 
 class AppSettings(Section):
