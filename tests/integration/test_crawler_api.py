@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from fastapi.testclient import TestClient
 from redis import Redis
-from rq import Queue, SimpleWorker
+from rq import Queue
 
 from services.crawler.app import create_app
 from services.crawler.crawl import run_crawl
@@ -14,6 +14,7 @@ from services.crawler.jobs import JOB
 from services.crawler.lock import CrawlLock
 from shared.queues import CRAWL
 from shared.settings import Settings
+from shared.worker import HeartbeatSimpleWorker  # stops at once: redis-py 8 joins pubsub
 from tests.conftest import RedisServer
 from tests.integration.crawler_kit import ARTICLES, article_url, site_settings
 
@@ -82,7 +83,7 @@ def test_post_crawl_queues_one_job_and_refuses_while_locked(
     again = client.post("/crawl")
     assert again.status_code == 409 and "already queued" in again.json()["detail"]
 
-    SimpleWorker([queue], connection=redis_client).work(burst=True)
+    HeartbeatSimpleWorker([queue], connection=redis_client).work(burst=True)
     job.refresh()
     result = job.return_value()
     assert job.get_status() == "finished" and result["counts"]["new"] == 3

@@ -14,13 +14,14 @@ from typing import Any
 
 import httpx
 import pytest
-from rq import Queue, SimpleWorker
+from rq import Queue
 from rq.job import Job
 
 from services.crawler.crawl import run_crawl
 from services.gateway import pipeline, updates
 from shared.queues import INDEX
 from shared.settings import Settings, get_settings
+from shared.worker import HeartbeatSimpleWorker  # stops at once: redis-py 8 joins pubsub
 from tests.conftest import Docsite, RedisServer, start_docsite
 from tests.integration.index_kit import (
     ServiceThread, copy_site, env_for_stack, environment, free_ports, snapshot, start_service,
@@ -54,7 +55,7 @@ class Stack:
         queue = Queue(INDEX, connection=self.redis)
         job = queue.enqueue_call("services.indexer.jobs.index_pages", kwargs={"full": full},
                                  timeout=900, job_id=job_id)
-        SimpleWorker([queue], connection=self.redis).work(burst=True)
+        HeartbeatSimpleWorker([queue], connection=self.redis).work(burst=True)
         self.last_job = Job.fetch(job.id, connection=self.redis)
         result = self.last_job.return_value()
         assert result is not None, "index_pages failed"
