@@ -25,7 +25,7 @@ CODE = re.compile(r"```.*?```", re.DOTALL)
 ANSWER_LABEL = re.compile(r"^(?:A|Answer|answer):\s+")
 # a numbering line joins the line after it ("2.\n- Cloud-delivered protection …"): shown, it
 # numbers nothing
-LONE_NUMBER = re.compile(r"^(?:\d{1,3}[.)]|[-*\u2022])[ \t]*\n\s*")
+LONE_NUMBER = re.compile(rf"^{support.MARKER}[ \t]*\n\s*")
 # a sentence that stops where its claim should come ("A hash value of the [1]") says nothing
 DANGLING = re.compile(r"\b(?:the|a|an|of|to|for|with|and|or|from|that|is|are|was|be|as|your|its|"
                       r"their|this|these|than|into|can|could|will|would|should|must|may|might)$",

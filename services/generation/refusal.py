@@ -4,11 +4,11 @@ A question about another product than the documented one is refused first unless
 section is about it (`scope`), and one after a price, a duration or a version when none of the
 passages states one (`answer_type`: the topic is documented, the answer is not). Otherwise a
 similarity cut-off alone separates unanswerable questions badly (AUC 0.83 here), so three kinds of
-evidence are combined: whether the dense and the keyword (BM25) retrievers agree on the pages (a question the
-documentation answers sends both to the same page; AUC 0.89 alone), the best dense cosine, and the
-share of the question's content terms that occur in the retrieved passages. The weights and the
-threshold are tuned on half of the public questions (`mde eval refusal`) and live in settings
-(`infer.refusal_weights`, `infer.refusal_threshold`).
+evidence are combined: whether the dense and the keyword (BM25) retrievers agree on the pages (a
+question the documentation answers sends both to the same page; AUC 0.89 alone), the best dense
+cosine, and the share of the question's content terms that occur in the retrieved passages. The
+weights and the threshold are tuned on half of the public questions (`mde eval refusal`) and live
+in settings (`infer.refusal_weights`, `infer.refusal_threshold`).
 """
 
 from __future__ import annotations
@@ -39,6 +39,11 @@ class Evidence:
 
     def values(self) -> list[float]:
         return [self.agreement, self.dense, self.coverage]
+
+    def ruled_out(self, answer_types: bool = True) -> bool:
+        """Refused by a rule before any score: about another product, or after something the
+        passages do not state (when answer_types)."""
+        return bool(self.other_product or (answer_types and self.unstated))
 
 
 @dataclass

@@ -27,7 +27,8 @@ CITATION = re.compile(r"\s*\[\d{1,3}\]")
 PLACEHOLDER = re.compile(r"\[n\]", re.IGNORECASE)  # the instruction's "with its [n]", copied
 BACKTICKED = re.compile(r"`[^`]*`")  # checked verbatim as a whole (`specific_tokens`)
 FLAG = re.compile(r"--?[a-z][\w-]*")  # "-CloudExtendedTimeout", "--value"
-LIST_MARKER = re.compile(r"^\s*(?:\d{1,3}[.)]|[-*\u2022])\s+", re.MULTILINE)  # "2. " is no fact
+MARKER = r"(?:\d{1,3}[.)]|[-*\u2022])"  # a list item's number or bullet
+LIST_MARKER = re.compile(rf"^\s*{MARKER}\s+", re.MULTILINE)  # "2. " is no fact
 
 
 @dataclass(frozen=True)

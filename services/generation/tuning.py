@@ -42,8 +42,8 @@ def rates(samples: list[Sample], weights: list[float], threshold: float,
 
 def _refused(samples: list[Sample], weights: list[float], threshold: float,
              answer_types: bool) -> list[bool]:
-    return [bool(s.evidence.other_product or (answer_types and s.evidence.unstated))
-            or score(s.evidence, weights) < threshold for s in samples]
+    return [s.evidence.ruled_out(answer_types) or score(s.evidence, weights) < threshold
+            for s in samples]
 
 
 def best_threshold(scores: list[tuple[float, bool]], max_false: float
@@ -72,8 +72,7 @@ def tune(samples: list[Sample], max_false: float = 0.10,
          answer_types: bool = True) -> tuple[list[float], float]:
     """Weights and threshold that refuse the most unanswerable tune samples within max_false (the
     threshold decides what the other-product and answer type checks leave)."""
-    tuning = [s for s in samples if s.part == "tune" and not s.evidence.other_product
-              and not (answer_types and s.evidence.unstated)]
+    tuning = [s for s in samples if s.part == "tune" and not s.evidence.ruled_out(answer_types)]
     best: tuple[tuple[int, int, float], list[float], float] | None = None
     for dense, coverage in itertools.product(DENSE_WEIGHTS, COVERAGE_WEIGHTS):
         weights = [1.0, dense, coverage]

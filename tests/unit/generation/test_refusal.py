@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from services.generation import refusal, tuning
 from shared.settings import InferSettings
 from tests.unit.generation.hits import hit
@@ -106,16 +108,22 @@ def test_a_question_after_a_duration_is_refused_when_no_passage_states_one() -> 
     assert again.unstated is None and not refusal.decide(again, InferSettings()).refused
 
 
-def test_tuning_leaves_what_the_answer_type_check_refuses_to_it() -> None:
-    """An unanswerable sample the type check refuses scores like an answerable one: the threshold
-    must not be dragged up to it (every answerable sample would be refused)."""
+@pytest.mark.parametrize(("rule", "without_answer_types"), [
+    ({"unstated": "a price"}, 0.0),  # the answer type check, which answer_types turns off
+    ({"other_product": "Sentinel"}, 1.0),  # the scope check (services/generation/scope.py)
+])
+def test_tuning_leaves_what_a_rule_refuses_to_it(rule: dict[str, str],
+                                                 without_answer_types: float) -> None:
+    """An unanswerable sample a rule refuses scores like an answerable one: the threshold must not
+    be dragged up to it (every answerable sample would be refused)."""
     samples = [sample(i, True, 0.05 * i, 0.2) for i in range(4)]
     samples += [sample(10 + i, False, 0.5 + 0.1 * i, 0.6) for i in range(10)]
-    typed = tuning.Sample("t", "tune", True, refusal.Evidence(1.5, 0.9, 1.0, unstated="a price"))
+    typed = tuning.Sample("t", "tune", True, refusal.Evidence(1.5, 0.9, 1.0, **rule))
     weights, threshold = tuning.tune([*samples, typed], max_false=0.0)
     assert tuning.rates([*samples, typed], weights, threshold) == {
         "refusal_rate": 1.0, "false_refusal_rate": 0.0, "unanswerable": 5, "answerable": 10}
-    assert tuning.rates([typed], weights, threshold, answer_types=False)["refusal_rate"] == 0.0
+    assert tuning.rates([typed], weights, threshold,
+                        answer_types=False)["refusal_rate"] == without_answer_types
 
 
 def test_a_refit_replaces_the_current_rule_only_when_it_does_better_on_the_tune_half() -> None:

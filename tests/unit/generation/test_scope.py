@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.generation import refusal, scope, tuning
+from services.generation import refusal, scope
 from shared.settings import InferSettings
 from tests.unit.generation.hits import hit
 
@@ -41,16 +41,3 @@ def test_a_section_or_the_closest_passage_about_the_product_answers() -> None:
     assert scope.other_product(QUESTION, closest, PRODUCTS) is None
     assert scope.other_product(QUESTION, [], PRODUCTS) is None  # nothing retrieved: the rule decides
 
-
-def test_tuning_leaves_what_the_scope_check_refuses_to_it() -> None:
-    """An unanswerable sample about another product that scores like an answerable one must not
-    drag the threshold up to it."""
-    samples = [tuning.Sample(str(i), "tune", True, refusal.Evidence(0.05 * i, 0.2, 1.0))
-               for i in range(4)]
-    samples += [tuning.Sample(str(10 + i), "tune", False, refusal.Evidence(0.5 + 0.1 * i, 0.6, 1.0))
-                for i in range(10)]
-    other = tuning.Sample("o", "tune", True, refusal.Evidence(1.5, 0.9, 1.0,
-                                                              other_product="Sentinel"))
-    weights, threshold = tuning.tune([*samples, other], max_false=0.0)
-    assert tuning.rates([*samples, other], weights, threshold) == {
-        "refusal_rate": 1.0, "false_refusal_rate": 0.0, "unanswerable": 5, "answerable": 10}
