@@ -174,7 +174,6 @@ class EvidenceSettings(Section):
     # embedding similarity (MiniLM) did not help there, so it is off unless given a weight
     min_ratio: float = Field(0.4, ge=0, le=1)  # segments under this share of the best are left
     # another page than the best segment's must score this share of the best: at 1.0 only a tie
-    # (tune half: precision 0.74 -> 0.82, recall unchanged)
     other_page_ratio: float = Field(1.0, ge=0, le=1)
     lexical_weight: float = 0.5
     semantic_weight: float = 0.0
@@ -182,6 +181,7 @@ class EvidenceSettings(Section):
     amount_weight: float = 0.2  # for a unit stating an amount, when the question asks for one
     navigation_weight: float = 0.2  # off a unit that only points elsewhere ("For more, see …")
     source_weight: float = 0.5
+    page_weight: float = 0.5  # for the share of the question's terms in the segment's whole page
     length_weight: float = 0.5  # a segment's score loses this per budget it would fill
     block_chars: int = Field(600, ge=0)  # an intro is quoted with its whole list/table/code up to this
     embed_units: int = Field(24, ge=0, le=512)  # units embedded per question (the most lexical)

@@ -15,12 +15,13 @@ that quotes one page cites the right page more often.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
 from services.generation.evidence_layout import arrange
+from services.generation.evidence_patterns import (AMOUNT, AMOUNT_QUESTION, BOILERPLATE, HOW,
+                                                    NAVIGATION, OUTPUT_LANGUAGES, structure)
 from services.generation.support import LIST_MARKER
 from services.generation.units import Unit, row_body, row_header, split_units
 from shared.platforms import elsewhere, platforms
@@ -28,45 +29,8 @@ from shared.schemas import EvidenceItem, SourceRef
 from shared.settings_sections import EvidenceSettings
 from shared.terms import content_terms, has_term, stems, word_runs, words
 
-HOW = re.compile(r"\b(how|command|cmdlet|run|script|configure|enable|disable|turn|set|setting|"
-                 r"registry|path|value|parameter|syntax|install|deploy|check|verify|schedule|"
-                 r"which|what|where|version|event id|key)\b", re.IGNORECASE)
-# a question after an amount (how long, how many, the maximum, which version) is answered by a unit
-# that states one: a number with its unit ("24 hours", "1 GB", "up to three days", "101.23.1")
-AMOUNT_QUESTION = re.compile(r"\bhow (long|many|much|often|far|big|large|soon|frequently)\b|\b("
-                             r"minimum|maximum|max|min|limit|cap|oldest|latest|version|size|"
-                             r"interval|timeout|retain|retention|expire|expires)\b", re.IGNORECASE)
-NUMBER = r"(?:\d+(?:[.,]\d+)*|one|two|three|four|five|six|seven|eight|nine|ten|twelve)"
-AMOUNT = re.compile(rf"\b{NUMBER}\s?(?:%|seconds?|minutes?|hours?|days?|weeks?|months?|years?|"
-                    r"[KMGT]B|cores?|CPUs?|times|devices|characters|files)(?!\w)|\b\d+\.\d+(?:\.\d+)+\b|"
-                    # a count written with thousands separators is one whatever it counts
-                    # ("a limit of 15,000 indicators per tenant")
-                    r"\b\d{1,3}(?:,\d{3})+\b", re.IGNORECASE)
-STRUCTURED = {"code": 1.0, "step": 0.6, "row": 0.6, "item": 0.3, "sentence": 0.0}
-INLINE_CODE = re.compile(r"`[^`]+`|\b[A-Z][a-z]+-[A-Z][A-Za-z]+\b|\b[a-z]+(?:_[a-z]+)+\b")
-# labels, and the docs' trial promo ("Want to experience Defender for Endpoint? Sign up for a free
-# trial.", on 90 of 226 pages): never an answer. The cleaner drops the promo since CLEANER_VERSION
-# 2; an index built before it still holds the promo until its next update rebuilds it
-BOILERPLATE = re.compile(r"^(applies to|important|note|tip|caution|warning)\b\W*$|"
-                         r"^(>\s*)?\[?(want to (experience|try)\b.*\?|sign up for a free trial\b)",
-                         re.IGNORECASE)
-# a sentence that only sends the reader elsewhere ("For more information, see …", "This article
-# describes …") spends the budget without saying anything the source links do not
-NAVIGATION = re.compile(r"^(see|refer to|for more (information|details)|to learn more|learn more|"
-                        r"this article|in this article|before you (begin|get started)|for detailed)\b",
-                        re.IGNORECASE)
 NGRAM = 8  # a unit sharing an 8-word run with one already quoted says it again
 MIN_INTRO_TERMS = 2  # "Note:" or "Important:" introduce nothing worth quoting
-# a console block right after a command's block is what the command prints ("Folder exclusion
-# configured successfully"): quoted alone it says nothing and spends the budget
-OUTPUT_LANGUAGES = {"console", "output"}
-
-
-def structure(unit: Unit) -> float:
-    """How much a unit looks like a command, setting or step (a sentence with inline code counts)."""
-    if unit.kind == "sentence" and INLINE_CODE.search(unit.text):
-        return STRUCTURED["step"]
-    return STRUCTURED[unit.kind]
 
 
 @dataclass(frozen=True)
@@ -196,6 +160,7 @@ def score(question: str, made: list[Segment], stats: TermStats, settings: Eviden
     structured, amount = bool(HOW.search(question)), bool(AMOUNT_QUESTION.search(question))
     best_source = max((s.members[0].source.score for s in made), default=0.0) or 1.0
     contexts: dict[int, set[str]] = {}
+    pages = page_coverage(weights, made)
     for segment in made:
         first = segment.members[0]
         own = set().union(*(c.stems for c in segment.members))
@@ -213,7 +178,20 @@ def score(question: str, made: list[Segment], stats: TermStats, settings: Eviden
                          + settings.semantic_weight * max(c.semantic for c in segment.members)
                          + settings.structure_weight * bonus
                          + settings.source_weight * first.source.score / best_source
+                         + settings.page_weight * pages[first.page]
                          - settings.length_weight * cost / settings.budget_chars)
+
+
+def page_coverage(weights: dict[str, float], made: list[Segment]) -> dict[str, float]:
+    """IDF-weighted share of the question's terms anywhere in each page's shown passages, titles
+    and headings: the page holding more of the question is more likely the one it is about (a page
+    on Intune ASR profiles holds "OMA-URI" and "value", not the "offboarding" asked about)."""
+    held: dict[str, set[str]] = {}
+    sources = {id(s.members[0].source): s.members[0].source for s in made}
+    for source in sources.values():
+        held.setdefault(source.url.split("#")[0], set()).update(
+            stems(" ".join([source.title, *source.heading_path, source.text])))
+    return {page: lexical(weights, terms, set()) for page, terms in held.items()}
 
 
 def select(made: list[Segment], settings: EvidenceSettings) -> list[Candidate]:

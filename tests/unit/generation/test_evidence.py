@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from services.generation import evidence
+from services.generation.evidence_patterns import AMOUNT
 from services.generation.sources import number_sources
 from shared.platforms import platform_order
 from shared.settings_sections import EvidenceSettings
@@ -144,11 +145,11 @@ def test_a_question_after_an_amount_prefers_the_unit_that_states_one() -> None:
     assert first(0.0).startswith("A user can unblock")  # more of the question's words
     assert first(0.2) == ("When the user clicks allow on the warn block, the block is suppressed "
                           "for 24 hours.")
-    assert not evidence.AMOUNT.search("The block is suppressed until the user clicks allow.")
-    assert evidence.AMOUNT.search("retried for up to three days")
-    assert evidence.AMOUNT.search("version 101.23052.0009")
-    assert evidence.AMOUNT.search("There is a limit of 15,000 indicators per tenant.")
-    assert not evidence.AMOUNT.search("Steps 1, 2 and 3 apply to Windows 10, 11.")
+    assert not AMOUNT.search("The block is suppressed until the user clicks allow.")
+    assert AMOUNT.search("retried for up to three days")
+    assert AMOUNT.search("version 101.23052.0009")
+    assert AMOUNT.search("There is a limit of 15,000 indicators per tenant.")
+    assert not AMOUNT.search("Steps 1, 2 and 3 apply to Windows 10, 11.")
 
 
 def test_a_sentence_that_only_points_elsewhere_yields_to_one_that_says_something() -> None:
@@ -270,3 +271,33 @@ def test_the_rows_of_a_quoted_table_answer_together() -> None:
                    number_sources([hit("configure-proxy-internet", 2.0, text=text)]))
     quoted = "\n".join(item.text for item in items)
     assert "DisableEnterpriseAuthProxy" in quoted and "TelemetryProxyServer" in quoted
+
+
+ASR_PROFILE = """1. In the Microsoft Intune admin center, create a custom profile for Windows devices.
+2. For OMA-URI, enter `./Vendor/MSFT/Policy/Config/Defender/AttackSurfaceReductionRules`.
+3. In Value, enter the rule IDs and the state of each rule."""
+OFFBOARD_PROFILE = """To offboard Windows devices with Intune, use the OMA-URI below in a custom profile.
+
+- OMA-URI: `./Device/Vendor/MSFT/WindowsAdvancedThreatProtection/Offboarding`
+
+For the value, use the offboarding package, valid for 30 days."""
+PROFILE_STATS = evidence.TermStats(1000, {"oma-uri": 30, "offboard": 40, "devices": 600,
+                                          "intune": 150, "custom": 120, "profile": 100,
+                                          "value": 300})
+
+
+def test_the_page_holding_more_of_the_question_is_quoted() -> None:
+    """The ASR page ranks first and its Intune steps hold most of the question, but not the
+    "offboard" asked about; the page that holds every term of the question is quoted."""
+    sources = number_sources([hit("enable-attack-surface-reduction", 2.0, text=ASR_PROFILE),
+                              hit("configure-endpoints-mdm", 1.6, text=OFFBOARD_PROFILE)])
+    question = ("Which OMA-URI do I use to offboard devices with an Intune custom profile, and "
+                "what goes in the value?")
+
+    def quoted(page_weight: float) -> set[int]:
+        found = evidence.candidates(sources)
+        settings = EvidenceSettings(page_weight=page_weight)
+        return {item.n for item in evidence.choose(question, found, PROFILE_STATS, settings)}
+
+    assert quoted(0.0) == {1}  # without the page's share, the first page's steps win
+    assert quoted(EvidenceSettings().page_weight) == {2}
