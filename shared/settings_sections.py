@@ -171,7 +171,7 @@ class EvidenceSettings(Section):
     budget_chars: int = Field(1000, ge=100, le=8000)
     max_units: int = Field(10, ge=1, le=50)
     # weights tuned on the tune half of ../shared/eval/questions.jsonl (docs/BENCHMARKS.md); the
-    # embedding similarity (MiniLM) did not help there, so it is off unless given a weight
+    # embedding similarity (MiniLM) did not help there: off unless given a weight
     min_ratio: float = Field(0.4, ge=0, le=1)  # segments under this share of the best are left
     # another page than the best segment's must score this share of the best: at 1.0 only a tie
     other_page_ratio: float = Field(1.0, ge=0, le=1)
@@ -183,14 +183,14 @@ class EvidenceSettings(Section):
     source_weight: float = 0.5
     page_weight: float = 0.5  # for the share of the question's terms in the segment's whole page
     length_weight: float = 0.5  # a segment's score loses this per budget it would fill
+    novelty_weight: float = 2.0  # for the question's terms a segment adds to those quoted already
     block_chars: int = Field(600, ge=0)  # an intro is quoted with its whole list/table/code up to this
     embed_units: int = Field(24, ge=0, le=512)  # units embedded per question (the most lexical)
     # added to the logits of the evidence's tokens while the lead is written, so a small model
     # copies the documentation's words (supported sentences 0.47 -> 0.65 on the tune half at 3)
     copy_bias: float = Field(3.0, ge=0, le=20)
     # added to the tokens that follow the lead's last token in the evidence, so it continues the
-    # documentation's phrases instead of stitching its words (tune half through the service:
-    # supported sentences 0.64 -> 0.81 at 2, 0.86 at 3; bare runs: 0.88 at 3 and at 4)
+    # documentation's phrases instead of stitching its words (tune half, supported: 0.64 -> 0.86)
     copy_follow_bias: float = Field(3.0, ge=0, le=20)
 
 

@@ -231,12 +231,15 @@ def select(made: list[Segment], settings: EvidenceSettings) -> list[Candidate]:
 
 def _still_worth(segment: Segment, covered: set[str], tables: set[tuple[int, str]],
                  settings: EvidenceSettings) -> float:
-    """A segment's score less the lexical credit of the question terms quoted already; more rows
-    of a table already quoted keep theirs ("which registry values …": the rows answer together)."""
+    """A segment's score less the lexical credit of the question terms quoted already (more rows
+    of a table already quoted keep theirs: "which registry values …" is answered by the rows
+    together), plus `novelty_weight` for each term it adds once something is quoted: a question's
+    second part ("… and what value means audit vs warn?") outranks the first part's further steps."""
+    said = sum(weight for term, weight in segment.held.items() if term in covered)
+    novel = sum(segment.held.values()) - said if covered else 0.0
     if all(c.unit.kind == "row" and _table(c) in tables for c in segment.members):
-        return segment.score
-    return segment.score - settings.lexical_weight * sum(
-        weight for term, weight in segment.held.items() if term in covered)
+        said = 0.0
+    return segment.score - settings.lexical_weight * said + settings.novelty_weight * novel
 
 
 def quoted_cost(new: list[Candidate], tables: set[tuple[int, str]]) -> int:

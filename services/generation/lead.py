@@ -33,6 +33,8 @@ DANGLING = re.compile(r"\b(?:the|a|an|of|to|for|with|and|or|from|that|is|are|was
 # a piece that goes on ("Otherwise, run [2]:", "If none of the above steps help, [1]", an open
 # '{ "cloudService":{') joins what follows, like a fragment
 CONTINUES = re.compile(r"[:,;(\[{]$")
+# a last line that is only a list marker ("… Configuration Manager:\n2.") opens the next item
+ENDS_WITH_MARKER = re.compile(rf"\n[ \t]*{support.MARKER}$")
 # the model sometimes asks the question back ("Question: when is controlled folder access …?"):
 # a question answers nothing
 ASKS = re.compile(r"^(?:Q|Question):|\?$", re.IGNORECASE)
@@ -168,19 +170,19 @@ def _plain(sentence: str) -> str:
     return CODE.sub(" ", support.CITATION.sub("", sentence)).strip().rstrip(".").rstrip()
 
 
-def _goes_on(plain: str) -> bool:
-    return (bool(CONTINUES.search(plain)) or plain.count("`") % 2 == 1
+def _goes_on(plain: str, sentence: str) -> bool:
+    return (bool(CONTINUES.search(plain) or ENDS_WITH_MARKER.search(sentence.rstrip())) or plain.count("`") % 2 == 1
             or any(plain.count(open_) != plain.count(close) for open_, close in PAIRS))
 
 
 def continues(piece: str) -> bool:
     """Whether a piece goes on after its line: it ends on a colon or comma, or leaves a bracket
-    or a code span open (a fenced block may hold any text)."""
-    return _goes_on(_plain(piece))
+    or a code span open (a fenced block may hold any text), or its last line opens a list item."""
+    return _goes_on(_plain(piece), piece)
 
 
 def unfinished(sentence: str) -> bool:
     """Whether a sentence breaks off before its claim, never closes what it opened, or asks
     instead of saying."""
     plain = _plain(sentence)
-    return _goes_on(plain) or bool(DANGLING.search(plain) or ASKS.search(plain))
+    return _goes_on(plain, sentence) or bool(DANGLING.search(plain) or ASKS.search(plain))

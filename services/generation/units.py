@@ -171,9 +171,10 @@ def _without_applies_to(units: list[Unit]) -> list[Unit]:
 
 
 def _drop_leading_fragment(units: list[Unit], passage: str) -> list[Unit]:
-    """A passage that begins mid-sentence (a chunk's overlap) loses that first fragment."""
+    """A passage that begins mid-sentence (a chunk's overlap) loses that first fragment, unless it
+    introduces what follows ("values to enable … are:" before the list of values)."""
     first = passage.lstrip()[:1]
-    if units and units[0].kind == "sentence" and first.islower():
+    if units and units[0].kind == "sentence" and first.islower() and not units[0].ends_with_colon:
         return units[1:]
     return units
 
@@ -182,12 +183,15 @@ def drop_fragment(passage: str) -> str:
     """The passage without the sentence end it begins with, when it begins mid-sentence (a chunk's
     overlap with the one before it: "non-Microsoft antivirus product. EDR in block mode …"), as
     `split_units` leaves it out. Kept whole when what follows on that line would read as a list
-    ("… Profile Type. 4. Under Template Name …": a table the page put in one line)."""
+    ("… Profile Type. 4. Under Template Name …": a table the page put in one line), or when the
+    fragment introduces what follows ("values to enable … are:")."""
     text = passage.lstrip()
     if not text[:1].islower():
         return passage
     paragraph, _, rest = text.partition("\n")
     end = SENTENCE_END.search(paragraph)
+    if not end and paragraph.rstrip().endswith(":"):
+        return passage
     remainder = paragraph[end.end():] if end else ""
     if BULLET.match(remainder) or STEP.match(remainder):
         return passage

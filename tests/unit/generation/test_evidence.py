@@ -301,3 +301,42 @@ def test_the_page_holding_more_of_the_question_is_quoted() -> None:
 
     assert quoted(0.0) == {1}  # without the page's share, the first page's steps win
     assert quoted(EvidenceSettings().page_weight) == {2}
+
+
+INTUNE_STEPS = "To create the custom profile in Intune:\n\n" + "\n".join(
+    f"{i}. {step}" for i, step in enumerate([
+        "Open the Intune admin center and select Devices.",
+        "Select Configuration profiles, then Create profile.",
+        "For Platform, select Windows 10 and later.",
+        "For Profile type, select Templates, then Custom.", "Enter a name for the custom profile.",
+        "Select Add to add an OMA-URI setting.", "In Name, type a name for the rule.",
+        "In Data type, select String.", "Select Save, then Next.",
+        "Assign the custom profile to a group."], start=1))
+RULE_VALUES = """The value of each rule is one of:
+
+- 1: Block (the rule blocks)
+- 2: Audit (the rule only reports)
+- 6: Warn (the user can bypass the block)"""
+RULE_STATS = evidence.TermStats(1000, {"asr": 40, "rules": 200, "intune": 150, "custom": 120,
+                                       "profile": 100, "value": 300, "audit": 60, "warn": 30})
+
+
+def test_the_second_part_of_a_question_gets_its_units() -> None:
+    """Ten steps answer "how do I set them" and fill the evidence; the values list answers the
+    question's second part and is quoted in place of the steps that add none of its terms."""
+    sources = number_sources([
+        hit("enable-attack-surface-reduction", 2.0, text=INTUNE_STEPS, anchor="intune"),
+        hit("enable-attack-surface-reduction", 1.4, text=RULE_VALUES, anchor="mdm")])
+    question = ("How do I set ASR rules with an Intune custom profile, and which value means "
+                "audit or warn?")
+
+    def quoted(novelty_weight: float) -> list[str]:
+        settings = EvidenceSettings(novelty_weight=novelty_weight)
+        found = evidence.candidates(sources)
+        return [item.text for item in evidence.choose(question, found, RULE_STATS, settings)]
+
+    assert not {"- 2: Audit (the rule only reports)"} & set(quoted(0.0))  # ten steps, no values
+    texts = quoted(EvidenceSettings().novelty_weight)
+    assert {"- 2: Audit (the rule only reports)", "- 6: Warn (the user can bypass the block)",
+            "The value of each rule is one of:"} <= set(texts)
+    assert texts[0] == "1. Open the Intune admin center and select Devices."

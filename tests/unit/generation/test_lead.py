@@ -206,3 +206,17 @@ def test_an_intro_joins_what_it_introduces() -> None:
     alone = gate()
     assert feed_in_pieces(alone, "Run the following in an elevated PowerShell window [1]:\n") == ""
     assert not alone.kept and len(alone.dropped) == 1
+
+
+def test_an_intro_joins_the_numbered_item_under_it() -> None:
+    """Fault injected: the model writes an intro, then the next item's number ("… window:\n2.
+    Set the proxy …", seen on the held-out half); the number opens the item, it ends no
+    sentence, so the intro and the item are checked together."""
+    lead = gate()
+    text = ("Run Set-MpPreference in an elevated PowerShell window:\n2. Set the proxy with mdatp "
+            "config proxy set --value http://address:port on Linux.")
+    out = feed_in_pieces(lead, text, seed=4)
+    assert not lead.dropped and len(lead.kept) == 1 and "\n2. Set the proxy" in out
+    cut = gate()
+    assert feed_in_pieces(cut, "Run Set-MpPreference in an elevated PowerShell window:\n2.") == ""
+    assert not cut.kept and len(cut.dropped) == 1  # the model ended there: unfinished, counted

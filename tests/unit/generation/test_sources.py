@@ -55,3 +55,6 @@ def test_a_distant_chunk_loses_the_sentence_end_it_begins_with() -> None:
     steps = "and Profile Type. 4. Under Template Name, select Custom. 5. Enter a name."
     assert merge_sections([chunk(FIRST, 1, 1.0), chunk(steps, 3, 0.9)])[0].text == \
         FIRST + "\n\n" + steps  # cut there, the rest would read as one long step: kept whole
+    values = "values to enable or audit are:\n\n- 2: Audit\n- 6: Warn"
+    assert merge_sections([chunk(FIRST, 1, 1.0), chunk(values, 3, 0.9)])[0].text == \
+        FIRST + "\n\n" + values  # the list's intro: without it, "2" and "6" would mean nothing

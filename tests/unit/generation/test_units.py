@@ -40,6 +40,13 @@ def test_units_keep_kinds_text_and_order() -> None:
     assert [u.position for u in units] == sorted(u.position for u in units)
 
 
+def test_a_leading_fragment_that_introduces_a_list_is_kept_with_it() -> None:
+    units = split_units("values to enable (Block), warn, or audit are:\n\n- 2: Audit\n- 6: Warn")
+    assert [u.text for u in units] == ["values to enable (Block), warn, or audit are:",
+                                       "- 2: Audit", "- 6: Warn"]
+    assert units[0].ends_with_colon
+
+
 def test_blocks_group_a_list_a_table_and_separate_code() -> None:
     units = split_units(PASSAGE)
     steps, rows = units[3:5], units[5:7]
