@@ -24,8 +24,8 @@ CODE = re.compile(r"```.*?```", re.DOTALL)
 # the model sometimes opens with a Q&A label ("A:\nTo create a custom allow indicator, …")
 ANSWER_LABEL = re.compile(r"^(?:A|Answer|answer):\s+")
 # a numbering line joins the line after it ("2.\n- Cloud-delivered protection …"): shown, it
-# numbers nothing
-LONE_NUMBER = re.compile(rf"^{support.MARKER}[ \t]*\n\s*")
+# numbers nothing; nor does a line that is only a table's cell separator ("|\nYou can …")
+LONE_NUMBER = re.compile(rf"^(?:{support.MARKER}|\|)[ \t]*\n\s*")
 # a sentence that stops where its claim should come ("A hash value of the [1]") says nothing
 DANGLING = re.compile(r"\b(?:the|a|an|of|to|for|with|and|or|from|that|is|are|was|be|as|your|its|"
                       r"their|this|these|than|into|can|could|will|would|should|must|may|might)$",
@@ -106,6 +106,8 @@ class LeadGate:
         text = LONE_NUMBER.sub("", ANSWER_LABEL.sub("", sentence.strip()))
         if not text:
             return sentence if self.kept else ""
+        if self.sources is not None and support.names_columns(text, self.sources):
+            return ""  # a table's header, like a lone number, says nothing: not a sentence
         if self._repeats(text):
             self.stopped = "repeated"
             return ""

@@ -28,6 +28,8 @@ PLACEHOLDER = re.compile(r"\[n\]", re.IGNORECASE)  # the instruction's "with its
 BACKTICKED = re.compile(r"`[^`]*`")  # checked verbatim as a whole (`specific_tokens`)
 FLAG = re.compile(r"--?[a-z][\w-]*")  # "-CloudExtendedTimeout", "--value"
 MARKER = r"(?:\d{1,3}[.)]|[-*\u2022])"  # a list item's number or bullet
+TABLE_HEADER = re.compile(r"^(.*\|.*)\n\|\s*:?-{3}", re.MULTILINE)  # the line above "| --- |"
+ROW_UNHELD = "its table cells stand in no row of the source in this order"
 LIST_MARKER = re.compile(rf"^\s*{MARKER}\s+", re.MULTILINE)  # "2. " is no fact
 
 
@@ -81,6 +83,14 @@ def says_something(text: str) -> bool:
     return len(stems(CITATION.sub("", text))) >= 2
 
 
+def names_columns(sentence: str, sources: Sequence[SourceText]) -> bool:
+    """Whether a sentence only names a table's columns ("The Exclusion Category | Exclusion Scope
+    | Description |"): every word is in a source table's header, and a header states nothing."""
+    own = stems(LIST_MARKER.sub("", CITATION.sub("", sentence)))
+    return len(own) >= 2 and any(own <= stems(header) for source in sources
+                                 for header in TABLE_HEADER.findall(source.text))
+
+
 def check(sentence: str, sources: Sequence[SourceText], min_coverage: float) -> Verdict:
     """The verdict for one sentence against the prepared sources."""
     cited = CITATION.sub("", sentence)
@@ -105,6 +115,9 @@ def check(sentence: str, sources: Sequence[SourceText], min_coverage: float) -> 
         return Verdict(False, best.n, coverage, f"only {coverage:.0%} of its terms are in a source")
     if reason := _not_verbatim(plain, best, windows[best.n], min_coverage):
         return Verdict(False, best.n, coverage, reason)
+    # a row may be copied from another source than the one holding most of its words
+    if _row_unheld(plain, [best.text, *(source.text for source in sources if source is not best)]):
+        return Verdict(False, best.n, coverage, ROW_UNHELD)
     if len(NEGATION.findall(plain)) != closest_unit(plain, own, best).negations:
         return Verdict(False, best.n, coverage, "negates what the source says (or the reverse)")
     return Verdict(True, best.n, coverage)
@@ -135,22 +148,21 @@ def _not_verbatim(plain: str, best: SourceText, windows: list[tuple[float, str]]
         return f"retypes a command: {command!r}"
     if cut := cut_short(plain, best.text):
         return f"cuts the source's {cut!r} short"
-    if _row_unheld(plain, best.text):
-        return "its table cells stand in no row of the source in this order"
     return ""
 
 
-def _row_unheld(plain: str, text: str) -> bool:
-    """Whether a copied table row's cells are in no row of the source in this order: every word
-    of "Don't allow child processes | No | Yes" is in the row "| Don't allow child processes |
-    Yes | No |", and it says the opposite."""
+def _row_unheld(plain: str, texts: list[str]) -> bool:
+    """Whether a copied table row's cells are in no row of the first source holding its first
+    cell, in this order: every word of "Don't allow child processes | No | Yes" is in the row
+    "| Don't allow child processes | Yes | No |", and it says the opposite."""
     cells = _cells(plain)
-    rows = [_cells(line) for line in text.splitlines() if line.lstrip().startswith("|")]
-    # a copy of a row starts with one of its cells (a query's "DeviceEvents | where …" does not)
-    if len(cells) < 2 or not any(cells[0] in row for row in rows):
-        return False
-    return not any(row[i:i + len(cells)] == cells for row in rows
-                   for i in range(len(row) - len(cells) + 1))
+    for text in texts if len(cells) > 1 else ():
+        rows = [_cells(line) for line in text.splitlines() if line.lstrip().startswith("|")]
+        # a copy of a row starts with one of its cells (a query's "DeviceEvents | where …" not)
+        if any(cells[0] in row for row in rows):
+            return not any(row[i:i + len(cells)] == cells for row in rows
+                           for i in range(len(row) - len(cells) + 1))
+    return False
 
 
 def _cells(line: str) -> list[str]:

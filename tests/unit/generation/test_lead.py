@@ -220,3 +220,16 @@ def test_an_intro_joins_the_numbered_item_under_it() -> None:
     cut = gate()
     assert feed_in_pieces(cut, "Run Set-MpPreference in an elevated PowerShell window:\n2.") == ""
     assert not cut.kept and len(cut.dropped) == 1  # the model ended there: unfinished, counted
+
+
+def test_a_tables_header_or_a_lone_cell_separator_is_not_shown() -> None:
+    """Fault injected: the model copies a table's header and a line holding only "|" (seen on the
+    held-out half: '"The Exclusion Category | Exclusion Scope | Description | [2]\n|\nYou can …');
+    neither states anything, so neither is shown or counted as a sentence."""
+    table = "| Setting | Value |\n| --- | --- |\n| Proxy | `http://proxy:8080` |"
+    sources = number_sources([hit("enable-controlled-folders", text=f"{TEXT}\n\n{table}")])
+    lead = LeadGate(support.prepare(sources), allowed_urls(sources), len(sources), 0.6, 10)
+    out = feed_in_pieces(lead, "The Setting | Value | [1]\n|\nSet the proxy with mdatp config "
+                               "proxy set on Linux [1].", seed=2)
+    assert out.startswith("Set the proxy") and "|" not in out
+    assert len(lead.kept) == 1 and not lead.dropped

@@ -118,3 +118,31 @@ def test_a_copied_table_row_must_keep_the_sources_cells_in_order() -> None:
     assert support.check("Block untrusted fonts | Yes", sources, 0.6).supported
     # a query's pipes are no table row
     assert support.check("DeviceEvents | where ActionType == 'Block'", sources, 0.6).supported
+
+
+EXCLUSION_TABLE = ("| Exclusion Category | Exclusion Scope | Description |\n| --- | --- | --- |\n"
+                   "| Global Exclusion | Antivirus and EDR engine (scope: global) | Excludes events "
+                   "from real time protection and EDR visibility. |")
+EXCLUSION_PROSE = ("Global exclusions apply to the antivirus and EDR engines. You can exclude "
+                   "processes from network protection; a global exclusion excludes events.")
+
+
+def test_a_row_copied_from_another_source_keeps_that_rows_cells_in_order() -> None:
+    """Fault injected: the lead joined a row's first cell to a word of its last ("| Global
+    Exclusion | Excludes", seen on the held-out half); the prose source holds more of its words,
+    so the table's source must be the one that judges the cells."""
+    sources = support.prepare(number_sources([hit("linux-exclusions", text=EXCLUSION_PROSE),
+                                              hit("linux-exclusions-table", text=EXCLUSION_TABLE)]))
+    mashed = support.check("| Global Exclusion | Excludes [1]", sources, 0.6)
+    assert not mashed.supported and mashed.reason == support.ROW_UNHELD
+    assert support.check("| Global Exclusion | Antivirus and EDR engine (scope: global) |",
+                         sources, 0.6).supported
+
+
+def test_a_tables_header_names_columns_and_states_nothing() -> None:
+    sources = support.prepare(number_sources([hit("linux-exclusions", text=EXCLUSION_TABLE)]))
+    assert support.names_columns('"The Exclusion Category | Exclusion Scope | Description | [1]',
+                                 sources)
+    assert support.names_columns("Exclusion scope and description", sources)  # flattened
+    assert not support.names_columns("| Global Exclusion | Antivirus and EDR engine |", sources)
+    assert not support.names_columns("Exclusion", sources)  # one word: `says_something` decides
