@@ -4,12 +4,14 @@ quoted verbatim from the numbered sources, within a character budget.
 Units are scored against the question by the corpus-IDF-weighted share of the question's terms they
 contain, their embedding similarity to the question, a preference for commands, steps and rows when
 the question asks how or which, a preference for units stating an amount when it asks how long or
-how many, and the retrieval score of their source. They are chosen as segments: a unit alone, or a
-sentence that introduces a list, table or code block ("set the following registry key:") together
-with that block, scored on their joint text, so a procedure or a registry setting is quoted whole,
-and picked one at a time: a segment loses the credit of question terms already quoted.
-Units from pages other than the best segment's must score as well (`other_page_ratio`): an answer
-that quotes one page cites the right page more often.
+how many, the retrieval score of their source and the share of the question's terms their page
+holds (the page about the question holds its distinguishing terms). They are chosen as segments:
+a unit alone, or a sentence that introduces a list, table or code block ("set the following
+registry key:") with that block, scored on their joint text, so a procedure or a registry setting
+is quoted whole, and picked one at a time: a segment loses the credit of question terms already
+quoted and gains for those it adds (a question's second part gets its units). Units from pages
+other than the best segment's must score as well (`other_page_ratio`): an answer that quotes one
+page cites the right page more often.
 """
 
 from __future__ import annotations
@@ -234,7 +236,7 @@ def _still_worth(segment: Segment, covered: set[str], tables: set[tuple[int, str
     """A segment's score less the lexical credit of the question terms quoted already (more rows
     of a table already quoted keep theirs: "which registry values …" is answered by the rows
     together), plus `novelty_weight` for each term it adds once something is quoted: a question's
-    second part ("… and what value means audit vs warn?") outranks the first part's further steps."""
+    second part ("… what value means audit vs warn?") outranks the first part's further steps."""
     said = sum(weight for term, weight in segment.held.items() if term in covered)
     novel = sum(segment.held.values()) - said if covered else 0.0
     if all(c.unit.kind == "row" and _table(c) in tables for c in segment.members):

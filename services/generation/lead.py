@@ -173,7 +173,8 @@ def _plain(sentence: str) -> str:
 
 
 def _goes_on(plain: str, sentence: str) -> bool:
-    return (bool(CONTINUES.search(plain) or ENDS_WITH_MARKER.search(sentence.rstrip())) or plain.count("`") % 2 == 1
+    return (bool(CONTINUES.search(plain) or ENDS_WITH_MARKER.search(sentence.rstrip()))
+            or plain.count("`") % 2 == 1
             or any(plain.count(open_) != plain.count(close) for open_, close in PAIRS))
 
 

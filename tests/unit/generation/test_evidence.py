@@ -273,10 +273,10 @@ def test_the_rows_of_a_quoted_table_answer_together() -> None:
     assert "DisableEnterpriseAuthProxy" in quoted and "TelemetryProxyServer" in quoted
 
 
-ASR_PROFILE = """1. In the Microsoft Intune admin center, create a custom profile for Windows devices.
+ASR_PROFILE = """1. In the Microsoft Intune admin center, create a custom profile for Windows PCs.
 2. For OMA-URI, enter `./Vendor/MSFT/Policy/Config/Defender/AttackSurfaceReductionRules`.
 3. In Value, enter the rule IDs and the state of each rule."""
-OFFBOARD_PROFILE = """To offboard Windows devices with Intune, use the OMA-URI below in a custom profile.
+OFFBOARD_PROFILE = """To offboard Windows devices with Intune, use this OMA-URI in a custom profile.
 
 - OMA-URI: `./Device/Vendor/MSFT/WindowsAdvancedThreatProtection/Offboarding`
 
