@@ -16,6 +16,7 @@ page cites the right page more often.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -228,6 +229,20 @@ def select(made: list[Segment], settings: EvidenceSettings) -> list[Candidate]:
             tables.update(_table(c) for c in new)
             left -= cost
             covered |= segment.held.keys()
+    return _with_earlier_steps(chosen, made, left)
+
+
+def _with_earlier_steps(chosen: list[Candidate], made: list[Segment], left: int
+                        ) -> list[Candidate]:
+    """What the budget has left goes to the steps missing before a quoted step, in document
+    order: a procedure quoted from its second step leaves the reader without the first."""
+    steps = sorted({id(c): c for s in made for c in s.members if c.unit.kind == "step"}.values(),
+                   key=lambda c: (c.source.n, c.unit.position))
+    while missing := [before for before, after in itertools.pairwise(steps)
+                      if after in chosen and before not in chosen and before.cost <= left
+                      and before.source is after.source and before.unit.block == after.unit.block]:
+        chosen.append(missing[0])
+        left -= missing[0].cost
     return chosen
 
 

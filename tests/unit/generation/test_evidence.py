@@ -340,3 +340,25 @@ def test_the_second_part_of_a_question_gets_its_units() -> None:
     assert {"- 2: Audit (the rule only reports)", "- 6: Warn (the user can bypass the block)",
             "The value of each rule is one of:"} <= set(texts)
     assert texts[0] == "1. Open the Intune admin center and select Devices."
+
+
+LOCAL_SCRIPT = """1. Sign in to the Microsoft Defender portal.
+2. Download the onboarding package for Windows devices.
+3. Run WindowsDefenderATPLocalOnboardingScript.cmd as an administrator to onboard the device."""
+SCRIPT_STATS = evidence.TermStats(1000, {"onboarding": 50, "package": 80, "script": 90,
+                                         "administrator": 70, "run": 300})
+
+
+def test_a_procedure_quoted_from_its_second_step_gets_the_first_when_the_budget_allows() -> None:
+    """Steps 2 and 3 hold the question's terms and fill `max_units`; step 1 holds none of them,
+    and a reader who starts at step 2 misses it: the budget left goes to it."""
+    sources = number_sources([hit("configure-endpoints-script", 2.0, text=LOCAL_SCRIPT)])
+    question = "How do I run the onboarding package script as administrator?"
+
+    def quoted(budget: int) -> list[str]:
+        settings = EvidenceSettings(max_units=2, block_chars=0, budget_chars=budget)
+        found = evidence.candidates(sources)
+        return [item.text[:3] for item in evidence.choose(question, found, SCRIPT_STATS, settings)]
+
+    assert quoted(1000) == ["1. ", "2. ", "3. "]
+    assert quoted(160) == ["2. ", "3. "]  # steps 2 and 3 take 153 characters: no room for step 1
