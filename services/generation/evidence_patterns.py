@@ -17,7 +17,8 @@ AMOUNT_QUESTION = re.compile(r"\bhow (long|many|much|often|far|big|large|soon|fr
                              r"minimum|maximum|max|min|limit|cap|oldest|latest|version|size|"
                              r"interval|timeout|retain|retention|expire|expires)\b", re.IGNORECASE)
 NUMBER = r"(?:\d+(?:[.,]\d+)*|one|two|three|four|five|six|seven|eight|nine|ten|twelve)"
-AMOUNT = re.compile(rf"\b{NUMBER}\s?(?:%|seconds?|minutes?|hours?|days?|weeks?|months?|years?|"
+# "up to five concurrent, onboarded devices": a word or two may stand between a count and its unit
+AMOUNT = re.compile(rf"\b{NUMBER}\s?(?:[a-z-]+,?\s){{0,2}}(?:%|seconds?|minutes?|hours?|days?|weeks?|months?|years?|"
                     r"[KMGT]B|cores?|CPUs?|times|devices|characters|files)(?!\w)|\b\d+\.\d+(?:\.\d+)+\b|"
                     # a count written with thousands separators is one whatever it counts
                     # ("a limit of 15,000 indicators per tenant")

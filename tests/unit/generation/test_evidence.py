@@ -149,6 +149,7 @@ def test_a_question_after_an_amount_prefers_the_unit_that_states_one() -> None:
     assert AMOUNT.search("retried for up to three days")
     assert AMOUNT.search("version 101.23052.0009")
     assert AMOUNT.search("There is a limit of 15,000 indicators per tenant.")
+    assert AMOUNT.search("each user can have up to five concurrent, onboarded devices")
     assert not AMOUNT.search("Steps 1, 2 and 3 apply to Windows 10, 11.")
 
 
@@ -224,7 +225,7 @@ def test_each_part_of_a_question_gets_its_unit() -> None:
     # the fault: ranked once, the two units that both answer "minimum cores on windows" took the
     # places and the one answering the question's second part ("on top of what the OS needs?")
     # was left out
-    text = ("Windows devices need 2 processor cores minimum for Defender.\n\n"
+    text = ("Windows devices need a minimum of processor cores for Defender.\n\n"
             "The processor cores minimum on Windows devices is 2, with 4 cores preferred.\n\n"
             "These requirements come in addition to the operating system requirements.")
     stats = evidence.TermStats(1000, {"minimum": 50, "processor": 40, "cores": 30,
