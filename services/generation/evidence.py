@@ -190,9 +190,10 @@ def page_coverage(weights: dict[str, float], made: list[Segment]) -> dict[str, f
     and headings: the page holding more of the question is more likely the one it is about (a page
     on Intune ASR profiles holds "OMA-URI" and "value", not the "offboarding" asked about)."""
     held: dict[str, set[str]] = {}
-    sources = {id(s.members[0].source): s.members[0].source for s in made}
-    for source in sources.values():
-        held.setdefault(source.url.split("#")[0], set()).update(
+    firsts = {id(s.members[0].source): s.members[0] for s in made}  # one candidate per source
+    for first in firsts.values():
+        source = first.source
+        held.setdefault(first.page, set()).update(
             stems(" ".join([source.title, *source.heading_path, source.text])))
     return {page: lexical(weights, terms, set()) for page, terms in held.items()}
 

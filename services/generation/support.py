@@ -57,6 +57,7 @@ class SourceText:
     units: list[Unit]
     heading: set[str]  # stems of the title and heading path
     heading_text: str  # the title and heading path, lower-cased
+    headers: tuple[set[str], ...] = ()  # stems of each table header line
 
 
 def prepare(sources: Sequence[SourceRef]) -> list[SourceText]:
@@ -67,8 +68,9 @@ def prepare(sources: Sequence[SourceRef]) -> list[SourceText]:
         units = [Unit(stems(u.text), len(NEGATION.findall(u.text)), u.text.lower(),
                       f" {' '.join(words(u.text))} ") for u in split_units(source.text)]
         heading = " ".join([source.title, *source.heading_path])
+        headers = tuple(stems(line) for line in TABLE_HEADER.findall(body))
         prepared.append(SourceText(source.n, body.lower(), stems(body), units, stems(heading),
-                                   heading.lower()))
+                                   heading.lower(), headers))
     return prepared
 
 
@@ -87,8 +89,7 @@ def names_columns(sentence: str, sources: Sequence[SourceText]) -> bool:
     """Whether a sentence only names a table's columns ("The Exclusion Category | Exclusion Scope
     | Description |"): every word is in a source table's header, and a header states nothing."""
     own = stems(LIST_MARKER.sub("", CITATION.sub("", sentence)))
-    return len(own) >= 2 and any(own <= stems(header) for source in sources
-                                 for header in TABLE_HEADER.findall(source.text))
+    return len(own) >= 2 and any(own <= header for source in sources for header in source.headers)
 
 
 def check(sentence: str, sources: Sequence[SourceText], min_coverage: float) -> Verdict:
